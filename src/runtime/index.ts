@@ -1,0 +1,113 @@
+import os from 'node:os';
+import { tf } from './tf.ts';
+import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './native.ts';
+import { registerWasmFallbackKernels } from './wasm_kernels.ts';
+
+export { tf } from './tf.ts';
+export type { Tensor, Variable } from './tf.ts';
+
+export type BackendName = 'native' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['native', 'wasm', 'cpu'];
+
+export interface RuntimeOptions {
+  /** 'auto' (default) picks the fastest that works: native, then wasm. */
+  backend?: BackendName | 'auto';
+  /** Threads for the native kernels; default MEDDIFF_THREADS or all cores. */
+  threads?: number;
+  /** Print the one-line notice saying which backend is active and why (default true). */
+  log?: boolean | ((line: string) => void);
+}
+
+export interface RuntimeInfo {
+  backend: BackendName;
+  /** The tfjs backend underneath ('wasm' for both native and wasm). */
+  tfBackend: string;
+  threads: number;
+  reason: string;
+  simd: boolean;
+  nativeKernels: string[];
+  fallbackKernels: string[];
+  libraries: Record<string, string>;
+  nativeError?: string;
+}
+
+let current: RuntimeInfo | null = null;
+let nativeAddon: NativeAddon | null = null;
+
+function parseBackend(v: string | undefined, source: string): BackendName | 'auto' | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'auto' || (BACKENDS as readonly string[]).includes(v)) return v as BackendName | 'auto';
+  throw new Error(`${source}: unknown backend '${v}'; allowed: auto, ${BACKENDS.join(', ')}`);
+}
+
+function parseThreads(v: string | number | undefined, source: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${source}: threads must be a positive integer, got '${v}'`);
+  return n;
+}
+
+/** The active runtime, or null before initRuntime. */
+export function runtimeInfo(): RuntimeInfo | null { return current; }
+
+/** The loaded native addon (null on the wasm/cpu paths). */
+export function getNativeAddon(): NativeAddon | null { return current?.backend === 'native' ? nativeAddon : null; }
+
+/**
+ * Select and initialise the tfjs backend. Idempotent for the same choice; a different choice
+ * in the same process is refused because kernel overrides are process-global.
+ */
+export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInfo> {
+  const requested = opts.backend ?? parseBackend(process.env.MEDDIFF_BACKEND, 'MEDDIFF_BACKEND') ?? 'auto';
+  parseBackend(requested, 'backend');
+  const threads = parseThreads(opts.threads, 'threads') ?? parseThreads(process.env.MEDDIFF_THREADS, 'MEDDIFF_THREADS')
+    ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  if (current) {
+    if (requested === 'auto' || requested === current.backend) return current;
+    throw new Error(`runtime already initialised with backend '${current.backend}'; cannot switch to '${requested}' in the same process`);
+  }
+  let backend: BackendName;
+  let reason: string;
+  let nativeError: string | undefined;
+  let nativeKernels: string[] = [];
+  let fallbackKernels: string[] = [];
+  let libraries: Record<string, string> = {};
+  if (requested === 'cpu') {
+    await tf.setBackend('cpu');
+    backend = 'cpu';
+    reason = 'requested (reference only: slow)';
+  } else {
+    await tf.setBackend('wasm');
+    await tf.ready();
+    fallbackKernels = registerWasmFallbackKernels();
+    if (requested === 'wasm') {
+      backend = 'wasm';
+      reason = 'requested';
+    } else {
+      const load = loadNativeAddon();
+      if (load.addon) {
+        nativeAddon = load.addon;
+        nativeKernels = registerNativeKernels(load.addon, { threads });
+        libraries = load.addon.version();
+        backend = 'native';
+        reason = requested === 'native' ? 'requested' : 'native addon loaded';
+      } else {
+        nativeError = load.error;
+        if (requested === 'native') throw new Error(`backend 'native' requested but the addon is unavailable: ${load.error}. Run 'npm run build:native' (needs g++ and libdnnl-dev) or use --backend wasm`);
+        backend = 'wasm';
+        reason = `native addon unavailable (${load.error}); using pure wasm`;
+      }
+    }
+  }
+  const simd = backend !== 'cpu' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
+  current = {
+    backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, reason, simd,
+    nativeKernels, fallbackKernels, libraries, nativeError,
+  };
+  const log = opts.log ?? true;
+  if (log) {
+    const line = `meddiff: backend ${backend} (${reason}), ${current.threads} thread${current.threads > 1 ? 's' : ''}`;
+    if (typeof log === 'function') log(line); else process.stderr.write(line + '\n');
+  }
+  return current;
+}
