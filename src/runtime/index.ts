@@ -59,7 +59,7 @@ export function getNativeAddon(): NativeAddon | null { return current?.backend =
  */
 export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInfo> {
   const requested = opts.backend ?? parseBackend(process.env.MEDDIFF_BACKEND, 'MEDDIFF_BACKEND') ?? 'auto';
-  parseBackend(requested, 'backend');
+  parseBackend(requested, '--backend');
   const threads = parseThreads(opts.threads, 'threads') ?? parseThreads(process.env.MEDDIFF_THREADS, 'MEDDIFF_THREADS')
     ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   if (current) {
@@ -111,3 +111,5 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
   }
   return current;
 }
+
+export { writeFileAtomic } from './io.ts';

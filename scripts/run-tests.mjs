@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts with node's test runner, once per backend given
+// (default: the fastest available, then pure wasm), so both compute paths stay green.
+//   node scripts/run-tests.mjs [auto|native|wasm|cpu ...] [-- file filter substrings]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const argv = process.argv.slice(2);
+const sep = argv.indexOf('--');
+const backends = (sep >= 0 ? argv.slice(0, sep) : argv);
+const filters = sep >= 0 ? argv.slice(sep + 1) : [];
+if (backends.length === 0) backends.push('auto', 'wasm');
+
+function find(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? find(p) : e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+const files = find('test').sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+let failed = false;
+for (const backend of backends) {
+  process.stdout.write(`\n=== tests on backend: ${backend} (${files.length} files) ===\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+    stdio: 'inherit', env: { ...process.env, MEDDIFF_BACKEND: backend },
+  });
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,23 @@
+import { Command, CommanderError } from 'commander';
+import { infoCommand } from './info.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('meddiff')
+    .description('Diffusion-model medical image classifiers that explain themselves and say how sure they are')
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(infoCommand());
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    process.stderr.write(`meddiff: error: ${(err as Error).message}\n`);
+    if (process.env.MEDDIFF_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,18 @@
+import { initRuntime, tf, type Tensor } from '../src/runtime/index.ts';
+
+/** Initialise the backend chosen by MEDDIFF_BACKEND (default: the fastest that works). */
+export async function setup() {
+  return initRuntime({ log: false });
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+export function values(t: Tensor): Float32Array {
+  return t.dataSync() as Float32Array;
+}
+
+export { tf };
