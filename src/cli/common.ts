@@ -15,3 +15,20 @@ export async function startRuntime(opts: { backend?: string; threads?: string },
     log,
   });
 }
+
+/** commander parser for an integer option with a lower bound; the error names the option. */
+export function intOption(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = -Infinity) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}, got '${v}'`);
+    return n;
+  };
+}

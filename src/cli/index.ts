@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { infoCommand } from './info.ts';
+import { trainCommand } from './train.ts';
+import { sampleCommand } from './sample.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
     .description('Diffusion-model medical image classifiers that explain themselves and say how sure they are')
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(infoCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(sampleCommand());
   return program;
 }
 

@@ -90,7 +90,8 @@ export class Attention {
   private split(x: Tensor, n: number): Tensor[] {
     const [b, t] = x.shape;
     const y = tf.transpose(tf.reshape(x, [b!, t!, n, this.heads, this.headDim]), [2, 0, 3, 1, 4]);
-    return tf.unstack(tf.reshape(y, [n, b! * this.heads, t!, this.headDim]));
+    const flat = tf.reshape(y, [n * b! * this.heads, t!, this.headDim]);
+    return n === 1 ? [flat] : tf.split(flat, n, 0);
   }
 
   apply(x: Tensor, context?: Tensor): Tensor {

@@ -1,0 +1,67 @@
+import { Command } from 'commander';
+import { trainFromData, type StepMetrics } from '../train/index.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
+import { Progress } from './progress.ts';
+
+export function trainCommand(): Command {
+  return withRuntimeOptions(new Command('train'))
+    .description('Train a class-conditional wavelet diffusion model on an npz archive, an image folder or a CSV manifest')
+    .requiredOption('--data <path>', 'MedMNIST .npz, folder root/<class>/*.png|jpg|tif|dcm, or CSV (path,label[,split])')
+    .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl')
+    .option('--config <name|file>', 'model preset (tiny, small, base) or a JSON model config', 'small')
+    .option('--steps <n>', 'optimizer steps', intOption('--steps', 1))
+    .option('--batch <n>', 'examples per optimizer step', intOption('--batch', 1))
+    .option('--micro-batch <n>', 'examples per forward/backward pass (gradient accumulation)', intOption('--micro-batch', 1))
+    .option('--lr <x>', 'peak learning rate (default 1e-4)', floatOption('--lr'))
+    .option('--warmup <n>', 'linear warm-up steps (default 250)', intOption('--warmup', 0))
+    .option('--cond-dropout <p>', 'probability of the null class (default 0.1)', floatOption('--cond-dropout'))
+    .option('--paper-ema', "the paper's EMA (0.999, every 5 steps from step 50) instead of the warm-up EMA")
+    .option('--balance', 'over-sample minority classes in training batches')
+    .option('--image-size <n>', 'pixel side the images are brought to (default: twice the model input side)', intOption('--image-size', 2))
+    .option('--checkpoint-every <n>', 'steps between checkpoints (default 250)', intOption('--checkpoint-every', 1))
+    .option('--limit <n>', 'use only the first n training examples (smoke tests)', intOption('--limit', 1))
+    .option('--seed <n>', 'seed for weights, data order and noise', intOption('--seed', 0), 0)
+    .option('--resume', 'continue the checkpoint in --out')
+    .option('--skip-bad', 'skip unreadable images with a warning instead of stopping')
+    .addHelpText('after', `
+Examples:
+  meddiff train --data data/pneumoniamnist.npz --out runs/pneu --config small --steps 3000
+  meddiff train --data data/pneumoniamnist.npz --out runs/pneu --resume --steps 6000
+  meddiff train --data my_xrays/ --out runs/mine --config tiny --batch 32 --skip-bad
+  meddiff train --data labels.csv --out runs/csv --batch 128 --micro-batch 32
+`)
+    .action(async (o: Record<string, unknown>) => {
+      await startRuntime(o as { backend?: string; threads?: string });
+      let progress: Progress | null = null;
+      const train: Record<string, unknown> = {};
+      if (o.steps !== undefined) train.steps = o.steps;
+      if (o.batch !== undefined) train.batchSize = o.batch;
+      if (o.microBatch !== undefined) train.microBatch = o.microBatch;
+      else if (o.batch !== undefined) train.microBatch = o.batch;
+      if (o.seed !== undefined) train.seed = o.seed;
+      if (o.condDropout !== undefined) train.condDropout = o.condDropout;
+      if (o.balance) train.balance = true;
+      if (o.checkpointEvery !== undefined) train.checkpointEvery = o.checkpointEvery;
+      const optimizer: Record<string, unknown> = {};
+      if (o.lr !== undefined) optimizer.lr = o.lr;
+      if (o.warmup !== undefined) optimizer.warmupSteps = o.warmup;
+      if (Object.keys(optimizer).length) train.optimizer = optimizer;
+      if (o.paperEma) train.ema = { maxDecay: 0.999, warmup: false, every: 5, start: 50 };
+      const r = await trainFromData({
+        data: o.data as string, out: o.out as string, config: o.config as string, train,
+        imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad),
+        limit: o.limit as number | undefined,
+        onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onReady: ({ dataset, model, train: t, startStep, trainSize }) => {
+          process.stderr.write(`data: ${dataset.source} (${trainSize} training images, classes ${dataset.classNames.join(', ')}, ${dataset.imageSize}² × ${dataset.channels})\n`);
+          if (dataset.skipped.length) process.stderr.write(`skipped ${dataset.skipped.length} unreadable file(s)\n`);
+          process.stderr.write(`model: ${(model.parameterCount() / 1e6).toFixed(2)} M parameters; ${t.steps} steps of batch ${t.batchSize}${startStep ? `, resuming at step ${startStep}` : ''}\n`);
+          progress = new Progress('train', t.steps, startStep);
+        },
+        onLog: (m: StepMetrics) => progress?.update(m.step, `loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(1)} | ${m.imgPerSec.toFixed(1)} img/s`),
+      });
+      (progress as Progress | null)?.stop();
+      process.stderr.write(`done: ${r.steps} steps, last loss ${r.lastLoss.toFixed(4)}; checkpoint in ${r.outDir}/checkpoint\n`);
+      process.stderr.write(`next: meddiff sample --model ${r.outDir} --class <name> --out samples.png\n`);
+    });
+}

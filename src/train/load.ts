@@ -1,0 +1,54 @@
+// Load a trained model for inference (classify, explain, sample) from a run folder, its
+// checkpoint folder, or a shipped model folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createDenoiser, type Denoiser, type UNetConfig } from '../models/index.ts';
+import { validateScheduleConfig, type ScheduleConfig } from '../diffusion/index.ts';
+import { loadCheckpoint } from './checkpoint.ts';
+
+export interface TrainedModel {
+  model: Denoiser;
+  classNames: string[];
+  /** Pixel size and channels of the images the model was trained on. */
+  imageSize: number;
+  channels: number;
+  haarScale: 'orthonormal' | 'half';
+  schedule: ScheduleConfig;
+  weights: 'ema' | 'raw';
+  step: number;
+  dir: string;
+  config: Record<string, unknown>;
+}
+
+function checkpointDir(dir: string): string {
+  if (fs.existsSync(path.join(dir, 'state.json')) || fs.existsSync(`${path.resolve(dir)}.old`)) return dir;
+  const inner = path.join(dir, 'checkpoint');
+  if (fs.existsSync(path.join(inner, 'state.json'))) return inner;
+  if (!fs.existsSync(dir)) throw new Error(`model ${dir} does not exist`);
+  throw new Error(`${dir} is not a meddiff model: expected state.json (a checkpoint) or checkpoint/state.json (a training run)`);
+}
+
+export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } = {}): TrainedModel {
+  const ck = loadCheckpoint(checkpointDir(dir), { optimizer: false });
+  const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; channels: number }; train?: { haarScale?: 'orthonormal' | 'half' }; classNames: string[] };
+  if (!cfg.model || !cfg.data) throw new Error(`${ck.dir}/config.json lacks 'model' or 'data'`);
+  if (!(cfg.model.numClasses >= 1)) throw new Error(`${ck.dir}: model has no classes`);
+  const weights = opts.weights ?? (ck.ema ? 'ema' : 'raw');
+  const arrays = weights === 'ema' ? ck.ema : ck.model;
+  if (!arrays) throw new Error(`${ck.dir} has no EMA weights; use --weights raw`);
+  const model = createDenoiser(cfg.model);
+  try {
+    model.params.loadNamedArrays(arrays, path.join(ck.dir, weights === 'ema' ? 'ema.safetensors' : 'model.safetensors'));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const classNames = ck.state.classNames ?? cfg.classNames;
+  if (classNames.length !== cfg.model.numClasses) throw new Error(`${ck.dir}: ${classNames.length} class names for ${cfg.model.numClasses} classes`);
+  return {
+    model, classNames, imageSize: cfg.data.imageSize, channels: cfg.data.channels,
+    haarScale: cfg.train?.haarScale ?? 'orthonormal',
+    schedule: validateScheduleConfig({ kind: 'shifted-cosine', imageSize: cfg.model.imageSize }),
+    weights, step: ck.state.step, dir: ck.dir, config: ck.config,
+  };
+}

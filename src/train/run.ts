@@ -1,0 +1,89 @@
+// From a data set on disk to a trained checkpoint: the library form of `meddiff train`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createDenoiser, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
+import { openDataset, BatchStream, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
+import { validateTrainConfig, type TrainConfig } from './config.ts';
+import { Trainer, type StepMetrics, type TrainBatches } from './trainer.ts';
+
+export interface TrainRunOptions {
+  data: string;
+  out: string;
+  /** Preset name (tiny, small, base) or a path to a JSON model config. */
+  config?: string;
+  /** Overrides of the model config (e.g. from a JSON file). */
+  model?: Partial<UNetConfig>;
+  train?: Parameters<typeof validateTrainConfig>[0];
+  /** Pixel side the images are brought to (default: twice the model's array side). */
+  imageSize?: number;
+  resume?: boolean;
+  skipBad?: boolean;
+  /** Limit the training split to its first n examples (for smoke tests). */
+  limit?: number;
+  onLog?: (m: StepMetrics) => void;
+  onWarning?: (msg: string) => void;
+  onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number }) => void;
+}
+
+function modelConfigFrom(spec: string | undefined): Partial<UNetConfig> & { preset?: string } {
+  if (!spec) return { preset: 'small' };
+  if (spec in UNET_PRESETS) return { preset: spec };
+  if (!spec.endsWith('.json')) throw new Error(`--config '${spec}': expected a preset (${Object.keys(UNET_PRESETS).join(', ')}) or a .json file`);
+  let text: string;
+  try { text = fs.readFileSync(spec, 'utf8'); } catch (e) { throw new Error(`--config ${spec}: ${(e as Error).message}`); }
+  try { return JSON.parse(text) as Partial<UNetConfig>; } catch (e) { throw new Error(`--config ${spec}: not valid JSON (${(e as Error).message})`); }
+}
+
+/** Adapts the data module's seeded BatchStream to the trainer's resumable source. */
+function batchesFor(ds: Dataset, batchSize: number, seed: number, limit: number | undefined, position?: unknown): TrainBatches {
+  const split = ds.split('train');
+  const size = limit ? Math.min(limit, split.size) : split.size;
+  const stream = new BatchStream({ size, shape: split.shape, get: (i) => split.get(i) }, { batchSize, seed, start: position as BatchPosition | undefined });
+  const it = stream[Symbol.asyncIterator]();
+  let pos: BatchPosition = stream.start;
+  return {
+    async next() {
+      const r = await it.next();
+      if (r.done) throw new Error('the batch stream ended unexpectedly');
+      const b = r.value as Batch;
+      pos = b.next;
+      return { images: b.images, labels: b.labels };
+    },
+    position: () => pos,
+  };
+}
+
+export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number }> {
+  const train = validateTrainConfig(o.train);
+  const base = modelConfigFrom(o.config);
+  const provisional = validateUNetConfig({ ...base, ...o.model });
+  const imageSize = o.imageSize ?? provisional.imageSize * 2;
+  const dataset = await openDataset(o.data, {
+    imageSize, split: 'train', seed: train.seed, skipBad: o.skipBad, onWarning: o.onWarning,
+    balance: train.balance ? 'oversample' : 'none',
+  });
+  const modelCfg = validateUNetConfig({ ...provisional, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length });
+  const model = createDenoiser(modelCfg, train.seed);
+  const savedConfig = {
+    model: model.config, train,
+    data: { path: path.resolve(o.data), imageSize, channels: dataset.channels, limit: o.limit ?? null },
+    classNames: dataset.classNames,
+  };
+  const trainer = new Trainer({
+    model, config: train, imageShape: [imageSize, imageSize, dataset.channels], classNames: dataset.classNames,
+    dataFingerprint: dataset.fingerprint, outDir: o.out, savedConfig, onLog: o.onLog,
+    openSource: (p) => batchesFor(dataset, train.batchSize, train.seed, o.limit, p),
+  });
+  try {
+    if (o.resume) trainer.resume();
+    else if (fs.existsSync(path.join(o.out, 'checkpoint', 'state.json'))) {
+      throw new Error(`${o.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
+    }
+    o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train') });
+    const r = await trainer.run();
+    return { outDir: o.out, ...r };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}

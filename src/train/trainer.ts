@@ -1,0 +1,211 @@
+// The training loop (method.md §1, §4): v-prediction on Haar-wavelet inputs, shifted-cosine
+// log-SNR, min-SNR-γ weighting, class dropout to the null class, Adam with warm-up and clipping,
+// EMA, gradient accumulation, metrics.jsonl, checkpoints and exact resume.
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf, type Tensor } from '../runtime/index.ts';
+import type { Denoiser } from '../models/index.ts';
+import {
+  Rng, addNoise, diffusionLoss, haarForward, logSnrTensor, sampleTimes, validateScheduleConfig, vTarget,
+  type RngState, type ScheduleConfig,
+} from '../diffusion/index.ts';
+import { Adam } from './optim.ts';
+import { Ema } from './ema.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
+
+export interface TrainBatch { images: Float32Array; labels: Int32Array }
+
+/** A resumable stream of training batches (NHWC in [−1, 1], at the model's pixel size). */
+export interface TrainBatches {
+  next(): Promise<TrainBatch>;
+  /** JSON-safe position before the next batch, stored in checkpoints. */
+  position(): unknown;
+}
+
+export interface TrainerOptions {
+  model: Denoiser;
+  config: TrainConfig;
+  /** Pixel-space image shape [H, W, C]; the model sees [H/2, W/2, 4C]. */
+  imageShape: [number, number, number];
+  classNames: string[];
+  dataFingerprint: string;
+  outDir: string;
+  /** Opens the batch stream at a saved position (undefined = the start). */
+  openSource: (position?: unknown) => TrainBatches;
+  /** Everything needed to rebuild the model and re-open the data, saved as config.json. */
+  savedConfig: Record<string, unknown>;
+  onLog?: (m: StepMetrics) => void;
+}
+
+export interface StepMetrics { step: number; loss: number; lr: number; gradNorm: number; imgPerSec: number; elapsedSec: number }
+
+export class NonFiniteLossError extends Error {}
+
+export class Trainer {
+  readonly model: Denoiser;
+  readonly cfg: TrainConfig;
+  readonly schedule: ScheduleConfig;
+  readonly adam: Adam;
+  readonly ema: Ema;
+  readonly rng: Rng;
+  step = 0;
+  private source: TrainBatches;
+  private elapsedBefore = 0;
+  private readonly ckptDir: string;
+
+  constructor(private readonly o: TrainerOptions) {
+    this.model = o.model;
+    this.cfg = o.config;
+    const [h, w, c] = o.imageShape;
+    const mc = o.model.config;
+    if (h !== w || h / 2 !== mc.imageSize || 4 * c !== mc.inChannels) {
+      throw new Error(`images are ${h}×${w}×${c} but the model expects ${mc.imageSize * 2}² pixels with ${mc.inChannels / 4} channel(s) (it sees the Haar transform, ${mc.imageSize}²×${mc.inChannels})`);
+    }
+    if (o.classNames.length !== mc.numClasses) throw new Error(`the data has ${o.classNames.length} classes but the model config has numClasses = ${mc.numClasses}`);
+    this.schedule = validateScheduleConfig({ kind: 'shifted-cosine', imageSize: mc.imageSize });
+    this.adam = new Adam(o.model.params.vars, o.config.optimizer);
+    this.ema = new Ema(o.model.params.vars, o.config.ema);
+    this.rng = new Rng(o.config.seed);
+    this.source = o.openSource(undefined);
+    this.ckptDir = path.join(o.outDir, 'checkpoint');
+  }
+
+  /** Continue from outDir/checkpoint: refuses a checkpoint made for another model or data. */
+  resume(): void {
+    const ck = loadCheckpoint(this.ckptDir);
+    const saved = JSON.stringify((ck.config as { model?: unknown }).model);
+    if (saved !== JSON.stringify(this.model.config)) throw new Error(`checkpoint ${ck.dir} was made with another model config; use a new --out or the same --config`);
+    if (ck.state.dataFingerprint !== this.o.dataFingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data (fingerprint ${ck.state.dataFingerprint}, now ${this.o.dataFingerprint}); resume with the same --data`);
+    if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.o.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.o.classNames.join(', ')}`);
+    if (!ck.ema || !ck.optimizer) throw new Error(`checkpoint ${ck.dir} has no EMA or optimizer state, so training cannot resume exactly`);
+    const r = ck.state.resume as { rng: RngState; data: unknown; emaUpdates: number; elapsedSec: number };
+    this.model.params.loadNamedArrays(ck.model, path.join(ck.dir, 'model.safetensors'));
+    this.ema.load(ck.ema, r.emaUpdates, path.join(ck.dir, 'ema.safetensors'));
+    this.adam.loadState(ck.optimizer, ck.state.step, path.join(ck.dir, 'optimizer.safetensors'));
+    this.rng.setState(r.rng);
+    this.step = ck.state.step;
+    this.elapsedBefore = r.elapsedSec ?? 0;
+    this.source = this.o.openSource(r.data);
+    // Drop metrics logged after the checkpoint by the interrupted run, so the log has no repeats.
+    const metricsFile = path.join(this.o.outDir, 'metrics.jsonl');
+    if (fs.existsSync(metricsFile)) {
+      const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as StepMetrics).step <= this.step);
+      fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+    }
+  }
+
+  /** Loss of one micro-batch and its gradients (scaled by `weight`). */
+  private microStep(images: Float32Array, labels: Int32Array, n: number, weight: number): { loss: number; grads: Tensor[] } {
+    const [h, w, c] = this.o.imageShape;
+    const mc = this.model.config;
+    const t = sampleTimes(n, this.rng, { stratified: this.cfg.stratifiedTimes });
+    const eps = this.rng.normals(n * mc.imageSize * mc.imageSize * mc.inChannels);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) y[i] = this.rng.float() < this.cfg.condDropout ? this.model.nullClass : labels[i]!;
+    const vars = this.model.params.list();
+    const { value, grads } = tf.tidy(() => {
+      const x0 = haarForward(tf.tensor4d(images, [n, h, w, c]), { scale: this.cfg.haarScale });
+      const noise = tf.tensor4d(eps, x0.shape);
+      const lam = logSnrTensor(tf.tensor1d(t), this.schedule) as tf.Tensor1D;
+      const z = addNoise(x0, noise, lam);
+      const target = vTarget(x0, noise, lam);
+      const classes = tf.tensor1d(y, 'int32');
+      return tf.variableGrads(() => tf.mul(diffusionLoss(this.model.apply(z, lam, classes), target, lam, { minSnrGamma: this.cfg.minSnrGamma }), weight) as tf.Scalar, vars);
+    });
+    const loss = value.dataSync()[0]! / weight;
+    value.dispose();
+    return { loss, grads: vars.map((v) => grads[v.name]!) };
+  }
+
+  /** One optimizer step on one batch (accumulating micro-batches). */
+  trainStep(batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
+    const { batchSize, microBatch } = this.cfg;
+    const [h, w, c] = this.o.imageShape;
+    const px = h * w * c;
+    let acc: Tensor[] | null = null;
+    let loss = 0;
+    for (let s = 0; s < batchSize; s += microBatch) {
+      const r = this.microStep(batch.images.subarray(s * px, (s + microBatch) * px), batch.labels.subarray(s, s + microBatch), microBatch, microBatch / batchSize);
+      loss += (r.loss * microBatch) / batchSize;
+      if (!acc) acc = r.grads;
+      else {
+        const prev: Tensor[] = acc;
+        acc = prev.map((g, i) => tf.add(g, r.grads[i]!));
+        tf.dispose([...prev, ...r.grads]);
+      }
+    }
+    const names = [...this.model.params.vars.keys()];
+    const named: Record<string, Tensor> = {};
+    names.forEach((n, i) => { named[n] = acc![i]!; });
+    if (!Number.isFinite(loss)) {
+      tf.dispose(acc!);
+      throw new NonFiniteLossError(`loss became ${loss} at step ${this.step + 1}`);
+    }
+    const { gradNorm, lr } = this.adam.apply(named);
+    tf.dispose(acc!);
+    if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`gradient norm became ${gradNorm} at step ${this.step}`);
+    this.step = this.adam.step;
+    this.ema.update(this.step);
+    return { loss, gradNorm, lr };
+  }
+
+  save(): void {
+    const elapsedSec = this.elapsedBefore + (performance.now() - this.runStart) / 1000;
+    saveCheckpoint(this.ckptDir, {
+      config: this.o.savedConfig,
+      model: this.model.params.toNamedArrays(),
+      ema: this.ema.toNamedArrays(),
+      optimizer: this.adam.state(),
+      state: {
+        step: this.step, classNames: this.o.classNames, dataFingerprint: this.o.dataFingerprint,
+        resume: { rng: this.rng.getState(), data: this.source.position(), emaUpdates: this.ema.updates, elapsedSec },
+      },
+    });
+  }
+
+  private runStart = performance.now();
+
+  /** Train until config.steps; checkpoints every checkpointEvery steps and at the end. */
+  async run(): Promise<{ steps: number; lastLoss: number }> {
+    this.runStart = performance.now();
+    fs.mkdirSync(this.o.outDir, { recursive: true });
+    const metricsFile = path.join(this.o.outDir, 'metrics.jsonl');
+    let lastLoss = NaN;
+    let windowStart = performance.now(), windowImages = 0;
+    while (this.step < this.cfg.steps) {
+      const batch = await this.source.next();
+      let r: { loss: number; gradNorm: number; lr: number };
+      try {
+        r = this.trainStep(batch);
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) {
+          const last = fs.existsSync(path.join(this.ckptDir, 'state.json')) ? `the last good checkpoint (${this.ckptDir}) is kept` : 'no checkpoint was written yet';
+          throw new Error(`${e.message}: training stopped; ${last}. Lower --lr, raise --warmup or check the data for NaN/Inf.`);
+        }
+        throw e;
+      }
+      lastLoss = r.loss;
+      windowImages += this.cfg.batchSize;
+      if (this.step % this.cfg.logEvery === 0 || this.step === this.cfg.steps) {
+        const now = performance.now();
+        const m: StepMetrics = {
+          step: this.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm,
+          imgPerSec: (windowImages * 1000) / (now - windowStart),
+          elapsedSec: this.elapsedBefore + (now - this.runStart) / 1000,
+        };
+        fs.appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+        this.o.onLog?.(m);
+        windowStart = now;
+        windowImages = 0;
+      }
+      if (this.step % this.cfg.checkpointEvery === 0 || this.step === this.cfg.steps) this.save();
+    }
+    return { steps: this.step, lastLoss };
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+    this.ema.dispose();
+  }
+}
