@@ -1,0 +1,99 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setup, tf, maxAbsDiff } from '../helpers.ts';
+import { trainFromData, loadTrainedModel, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
+
+before(setup);
+
+const DATA = 'data/pneumoniamnist.npz';
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'meddiff-train-'));
+const fast = { optimizer: { lr: 2e-3, warmupSteps: 0 }, batchSize: 16, microBatch: 16, logEvery: 1 };
+
+test('tiny UNet trains on PneumoniaMNIST and its loss goes down', async () => {
+  const out = tmp();
+  const log: StepMetrics[] = [];
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 256, train: { ...fast, steps: 40, checkpointEvery: 20 }, onLog: (m) => log.push(m) });
+  assert.equal(log.length, 40);
+  const mean = (a: StepMetrics[]) => a.reduce((s, m) => s + m.loss, 0) / a.length;
+  const first = mean(log.slice(0, 8)), last = mean(log.slice(-8));
+  assert.ok(last < 0.8 * first, `loss should fall: first ${first.toFixed(4)}, last ${last.toFixed(4)}`);
+  const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 40);
+  const ck = loadCheckpoint(path.join(out, 'checkpoint'));
+  assert.equal(ck.state.step, 40);
+  assert.deepEqual(ck.state.classNames, ['normal', 'pneumonia']);
+  fs.rmSync(out, { recursive: true });
+});
+
+test('k steps + resume + k steps gives the same weights as 2k steps', async () => {
+  const a = tmp(), b = tmp();
+  const cfg = { ...fast, steps: 6, checkpointEvery: 3, microBatch: 8 }; // accumulation on too
+  await trainFromData({ data: DATA, out: a, config: 'tiny', limit: 40, train: cfg });
+  await trainFromData({ data: DATA, out: b, config: 'tiny', limit: 40, train: { ...cfg, steps: 3 } });
+  await trainFromData({ data: DATA, out: b, config: 'tiny', limit: 40, train: cfg, resume: true });
+  const ca = loadCheckpoint(path.join(a, 'checkpoint')), cb = loadCheckpoint(path.join(b, 'checkpoint'));
+  assert.equal(cb.state.step, 6);
+  for (const [name, arr] of ca.model) assert.equal(maxAbsDiff(arr.data, cb.model.get(name)!.data), 0, `weights ${name}`);
+  for (const [name, arr] of ca.ema!) assert.equal(maxAbsDiff(arr.data, cb.ema!.get(name)!.data), 0, `ema ${name}`);
+  for (const [name, arr] of ca.optimizer!) assert.equal(maxAbsDiff(arr.data, cb.optimizer!.get(name)!.data), 0, `adam ${name}`);
+  const steps = fs.readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+  assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
+  fs.rmSync(a, { recursive: true }); fs.rmSync(b, { recursive: true });
+});
+
+test('resume refuses another config, and training over a checkpoint without --resume is refused', async () => {
+  const out = tmp();
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
+  const before = fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors'));
+  await assert.rejects(trainFromData({ data: DATA, out, config: 'tiny', model: { baseChannels: 16 }, limit: 32, train: { ...fast, steps: 4 }, resume: true }), /another model config/);
+  await assert.rejects(trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 } }), /already holds a checkpoint; pass --resume/);
+  await assert.rejects(trainFromData({ data: 'data/breastmnist.npz', out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 }, resume: true }), /other data/);
+  assert.deepEqual(fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors')), before, 'existing checkpoint untouched');
+  fs.rmSync(out, { recursive: true });
+});
+
+test('a truncated or altered checkpoint is refused with what does not match', async () => {
+  const out = tmp();
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 1 } });
+  const ck = path.join(out, 'checkpoint');
+  const file = path.join(ck, 'ema.safetensors');
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, bytes.length - 10));
+  assert.throws(() => loadTrainedModel(out), /ema.safetensors has \d+ bytes but state.json recorded \d+ \(truncated or replaced\)/);
+  const flipped = Buffer.from(bytes); flipped[flipped.length - 1] ^= 0xff;
+  fs.writeFileSync(file, flipped);
+  assert.throws(() => loadTrainedModel(out), /does not match the SHA-256/);
+  assert.throws(() => loadTrainedModel(path.join(out, 'nope')), /does not exist/);
+  fs.rmSync(out, { recursive: true });
+});
+
+test('a NaN loss stops training with a clear message and keeps the last good checkpoint', async () => {
+  const out = tmp();
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2, checkpointEvery: 1 } });
+  const good = fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors'));
+  // An absurd learning rate drives the weights to Inf/NaN within a few steps.
+  await assert.rejects(
+    trainFromData({ data: DATA, out, config: 'tiny', limit: 32, resume: true, train: { ...fast, steps: 60, checkpointEvery: 1000, optimizer: { lr: 1e30, warmupSteps: 0, clipNorm: 0 } } }),
+    /became (NaN|Infinity).*training stopped; the last good checkpoint .* is kept/,
+  );
+  assert.deepEqual(fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors')), good);
+  fs.rmSync(out, { recursive: true });
+});
+
+test('the trained model loads for inference with EMA or raw weights and gives finite v', async () => {
+  const out = tmp();
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
+  for (const weights of ['ema', 'raw'] as const) {
+    const tm = loadTrainedModel(out, { weights });
+    assert.equal(tm.imageSize, 32);
+    assert.deepEqual(tm.classNames, ['normal', 'pneumonia']);
+    const v = tm.model.apply(tf.zeros([2, 16, 16, 4]), tf.tensor1d([0, 1]), tf.tensor1d([0, 2], 'int32'));
+    assert.ok(v.dataSync().every(Number.isFinite));
+    v.dispose();
+    tm.model.dispose();
+  }
+  fs.rmSync(out, { recursive: true });
+});
