@@ -1,0 +1,101 @@
+/**
+ * CSV manifests: a header row with `path,label[,split]` (any order, extra columns ignored).
+ * Paths are relative to the CSV's folder unless absolute.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve, isAbsolute } from 'node:path';
+import { parseSplitName } from './split.ts';
+import type { FileListing, LabeledFile } from './folder.ts';
+
+export interface CsvRecord { fields: string[]; line: number }
+
+/** RFC 4180 parsing: quoted fields may hold commas, newlines and doubled quotes (""). */
+export function parseCsv(text: string, where = '<csv>'): CsvRecord[] {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // UTF-8 BOM from Excel
+  const out: CsvRecord[] = [];
+  let fields: string[] = [], field = '', quoted = false, line = 1, start = 1, i = 0, wasQuoted = false;
+  const endRecord = () => {
+    fields.push(field);
+    // Skip blank lines, keep everything else.
+    if (!(fields.length === 1 && fields[0] === '' && !wasQuoted)) out.push({ fields, line: start });
+    fields = []; field = ''; wasQuoted = false;
+  };
+  while (i < text.length) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false; i++; continue;
+      }
+      if (ch === '\n') line++;
+      field += ch; i++; continue;
+    }
+    if (ch === '"' && field === '') { quoted = true; wasQuoted = true; i++; continue; }
+    if (ch === ',') { fields.push(field); field = ''; i++; continue; }
+    if (ch === '\r' && text[i + 1] === '\n') { i++; continue; }
+    if (ch === '\n' || ch === '\r') { endRecord(); line++; start = line; i++; continue; }
+    field += ch; i++;
+  }
+  if (quoted) throw new Error(`${where}: unterminated quoted field starting on line ${start}; close the quote`);
+  if (field !== '' || fields.length > 0 || wasQuoted) endRecord();
+  return out;
+}
+
+const PATH_COLS = ['path', 'file', 'filename', 'filepath', 'image', 'image_path'];
+const LABEL_COLS = ['label', 'class', 'target', 'diagnosis'];
+
+export interface CsvOptions {
+  /** Known classes: labels must be one of these names (or an integer index into them). */
+  classNames?: string[];
+}
+
+export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): Promise<FileListing> {
+  let text: string;
+  try { text = await readFile(csvPath, 'utf8'); } catch (e) { throw new Error(`${csvPath}: cannot read CSV manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  const recs = parseCsv(text, csvPath);
+  if (recs.length === 0) throw new Error(`${csvPath}: empty CSV; expected a header row 'path,label[,split]' and one row per image`);
+  const header = recs[0].fields.map((h) => h.trim().toLowerCase());
+  const pi = header.findIndex((h) => PATH_COLS.includes(h));
+  const li = header.findIndex((h) => LABEL_COLS.includes(h));
+  const si = header.indexOf('split');
+  if (pi < 0 || li < 0) {
+    throw new Error(`${csvPath}: header row '${recs[0].fields.join(',')}' needs a 'path' and a 'label' column (optional 'split'); add the header row`);
+  }
+  const rows = recs.slice(1);
+  if (rows.length === 0) throw new Error(`${csvPath}: no rows after the header`);
+  const base = dirname(resolve(csvPath));
+  const at = (r: CsvRecord) => `${csvPath} line ${r.line}`;
+
+  const raw: { rec: CsvRecord; path: string; label: string; split?: string }[] = rows.map((r) => {
+    const get = (k: number) => (r.fields[k] ?? '').trim();
+    if (r.fields.length < header.length) throw new Error(`${at(r)}: ${r.fields.length} fields, header has ${header.length}; check quoting`);
+    const path = get(pi), label = get(li);
+    if (path === '') throw new Error(`${at(r)}: empty path`);
+    if (label === '') throw new Error(`${at(r)}: empty label for '${path}'`);
+    return { rec: r, path, label, split: si >= 0 ? get(si) : undefined };
+  });
+
+  let classNames: string[];
+  if (opts.classNames) classNames = [...opts.classNames];
+  else {
+    const uniq = [...new Set(raw.map((r) => r.label))];
+    const numeric = uniq.every((u) => /^\d+$/.test(u));
+    classNames = numeric ? uniq.sort((a, b) => Number(a) - Number(b)) : uniq.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  const items: LabeledFile[] = raw.map((r) => {
+    let label = classNames.indexOf(r.label);
+    if (label < 0 && opts.classNames && /^\d+$/.test(r.label) && Number(r.label) < classNames.length) label = Number(r.label);
+    if (label < 0) {
+      throw new Error(`${at(r.rec)}: unknown label '${r.label}' (known classes: ${classNames.join(', ')}); fix the row or the class list`);
+    }
+    let split;
+    if (r.split !== undefined) {
+      split = parseSplitName(r.split);
+      if (!split) throw new Error(`${at(r.rec)}: split '${r.split}' must be train, val or test (fill it in or drop the split column)`);
+    }
+    const path = isAbsolute(r.path) ? r.path : resolve(base, r.path);
+    return { path, rel: r.path.split('\\').join('/'), label, split, origin: at(r.rec) };
+  });
+  return { kind: 'csv', source: csvPath, classNames, items, hasSplits: si >= 0 };
+}

@@ -1,0 +1,18 @@
+/** Data loading for meddiff: archives, image files, DICOM, splits and batch streams. */
+export { Rng, hashSeed, type RngState } from './rng.ts';
+export { parseNpy, parseNpyHeader, npyToNumbers, writeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyHeader } from './npy.ts';
+export { NpzArchive, readNpz, writeNpz, type NpzEntryInfo } from './npz.ts';
+export { loadMedMNIST, medmnistFromArchive, medmnistStem, MEDMNIST_CLASSES, type MedMNISTData, type ImageArraySplit, type LoadMedMNISTOptions } from './medmnist.ts';
+export { decodeImage, decodeDicom, IMAGE_EXTENSIONS, DICOM_UNCOMPRESSED, type DecodedImage } from './decode.ts';
+export {
+  preprocessImage, preprocessU8, loadImageFile, toUnitRange, convertChannels, unitToSigned, resizeUnit,
+  type FitMode, type ArrayResize, type PreprocessOptions, type ArrayPreprocessOptions,
+} from './preprocess.ts';
+export { scanImageFolder, type FileListing, type LabeledFile, type ScanOptions } from './folder.ts';
+export { readCsvManifest, parseCsv, type CsvOptions, type CsvRecord } from './csv.ts';
+export { stratifiedSplit, balanceIndices, classCounts, parseSplitName, SPLITS, type SplitName, type SplitOptions, type BalanceMode } from './split.ts';
+export {
+  openDataset, detectKind,
+  type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind,
+} from './dataset.ts';
+export { BatchStream, type Batch, type BatchPosition, type BatchSource, type BatchStreamOptions } from './batches.ts';

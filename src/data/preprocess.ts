@@ -1,0 +1,163 @@
+/**
+ * Turn decoded images and MedMNIST uint8 arrays into model input: Float32Array HWC in [-1, 1].
+ * -1 is black, so padding with -1 adds black borders (as the images' own background).
+ */
+import sharp from 'sharp';
+import { decodeImage, type DecodedImage } from './decode.ts';
+
+/**
+ * How a non-square or differently sized image reaches size×size:
+ *  - 'pad' (default): fit the whole image inside and pad the short side with black, so no
+ *    anatomy is cropped and the aspect ratio is kept;
+ *  - 'stretch': resize both sides independently (distorts aspect);
+ *  - 'crop': resize the short side to size and center-crop (may cut off image borders).
+ */
+export type FitMode = 'pad' | 'stretch' | 'crop';
+
+export interface PreprocessOptions {
+  size: number;
+  channels: 1 | 3;
+  fit?: FitMode;
+}
+
+/**
+ * Samples in [0, 1]. 8-bit: x/255. 16-bit: x/max of the image, because 16-bit medical PNG/TIFFs
+ * rarely use the full 0..65535 range (12-bit detectors) and would come out near-black.
+ * Float (DICOM) data is already windowed to [0, 1].
+ */
+export function toUnitRange(img: DecodedImage): Float32Array {
+  const src = img.data, out = new Float32Array(src.length);
+  if (src instanceof Uint8Array) { for (let i = 0; i < src.length; i++) out[i] = src[i] / 255; return out; }
+  if (src instanceof Uint16Array) {
+    let max = 0;
+    for (let i = 0; i < src.length; i++) if (src[i] > max) max = src[i];
+    const k = max > 0 ? 1 / max : 0;
+    for (let i = 0; i < src.length; i++) out[i] = src[i] * k;
+    return out;
+  }
+  for (let i = 0; i < src.length; i++) out[i] = Math.min(1, Math.max(0, src[i]));
+  return out;
+}
+
+/** Gray↔RGB. RGB→gray uses Rec. 601 luma weights (what PIL and most MedMNIST tooling use). */
+export function convertChannels<T extends Float32Array | Uint8Array>(src: T, pixels: number, from: 1 | 3, to: 1 | 3): T {
+  if (from === to) return src;
+  const out = new (src.constructor as { new (n: number): T })(pixels * to);
+  if (from === 1) {
+    for (let p = 0; p < pixels; p++) { const v = src[p]; out[3 * p] = v; out[3 * p + 1] = v; out[3 * p + 2] = v; }
+  } else {
+    const round = src instanceof Uint8Array;
+    for (let p = 0; p < pixels; p++) {
+      const v = 0.299 * src[3 * p] + 0.587 * src[3 * p + 1] + 0.114 * src[3 * p + 2];
+      out[p] = round ? Math.round(v) : v;
+    }
+  }
+  return out;
+}
+
+/** Map [0, 1] → [-1, 1] in place. */
+export function unitToSigned(a: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i] = a[i] * 2 - 1;
+  return a;
+}
+
+/**
+ * Resize a [0, 1] HWC image with sharp (Lanczos, so downscaling is anti-aliased). sharp has no
+ * usable float pipeline for raw input, so samples travel as 16-bit (error < 1e-5).
+ */
+export async function resizeUnit(src: Float32Array, width: number, height: number, channels: 1 | 3, size: number, fit: FitMode = 'pad'): Promise<Float32Array> {
+  if (width === size && height === size) return src;
+  const u16 = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) u16[i] = Math.round(Math.min(1, Math.max(0, src[i])) * 65535);
+  const { data } = await sharp(u16, { raw: { width, height, channels } })
+    .resize(size, size, { fit: fit === 'pad' ? 'contain' : fit === 'crop' ? 'cover' : 'fill', background: { r: 0, g: 0, b: 0 }, position: 'centre' })
+    .toColourspace(channels === 1 ? 'grey16' : 'rgb16')
+    .raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  const out16 = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+  if (out16.length !== size * size * channels) throw new Error(`resize produced ${out16.length} samples, expected ${size * size * channels}`);
+  const out = new Float32Array(out16.length);
+  for (let i = 0; i < out.length; i++) out[i] = out16[i] / 65535;
+  return out;
+}
+
+/** Decoded image → Float32Array size×size×channels in [-1, 1]. */
+export async function preprocessImage(img: DecodedImage, opts: PreprocessOptions): Promise<Float32Array> {
+  checkOptions(opts);
+  const unit = convertChannels(toUnitRange(img), img.width * img.height, img.channels, opts.channels);
+  return unitToSigned(await resizeUnit(unit, img.width, img.height, opts.channels, opts.size, opts.fit ?? 'pad'));
+}
+
+/** Decode + preprocess one file. */
+export async function loadImageFile(path: string, opts: PreprocessOptions): Promise<Float32Array> {
+  return preprocessImage(await decodeImage(path), opts);
+}
+
+/**
+ * For small uint8 arrays (MedMNIST): 'pad' centers the image on a black canvas (28→32 keeps
+ * pixels 1:1, what the bench model uses); 'resize' is bilinear (area-averaged when shrinking);
+ * 'auto' (default) pads when the target is at most 25% larger, else resizes.
+ */
+export type ArrayResize = 'auto' | 'pad' | 'resize';
+
+export interface ArrayPreprocessOptions { size: number; channels: 1 | 3; arrayResize?: ArrayResize }
+
+/** One uint8 HWC image (h×w×c) → Float32Array size×size×channels in [-1, 1]. Synchronous and cheap. */
+export function preprocessU8(src: Uint8Array, height: number, width: number, channels: 1 | 3, opts: ArrayPreprocessOptions): Float32Array {
+  checkOptions(opts);
+  const { size } = opts, c = opts.channels;
+  const px = convertChannels(src, height * width, channels, c);
+  let mode = opts.arrayResize ?? 'auto';
+  if (mode === 'auto') mode = size >= Math.max(height, width) && size <= 1.25 * Math.max(height, width) ? 'pad' : 'resize';
+  if (mode === 'pad' && (size < height || size < width)) {
+    throw new Error(`cannot pad a ${width}x${height} image to ${size}x${size}; use arrayResize 'resize' or a larger image size`);
+  }
+  const out = new Float32Array(size * size * c);
+  if (mode === 'pad') {
+    out.fill(-1);
+    const top = (size - height) >> 1, left = (size - width) >> 1;
+    for (let y = 0; y < height; y++) {
+      const so = y * width * c, o = ((y + top) * size + left) * c;
+      for (let i = 0; i < width * c; i++) out[o + i] = px[so + i] / 127.5 - 1;
+    }
+    return out;
+  }
+  // Keep aspect: scale to fit, then pad (square MedMNIST images fill the canvas).
+  const scale = Math.min(size / width, size / height);
+  const nw = Math.max(1, Math.round(width * scale)), nh = Math.max(1, Math.round(height * scale));
+  const top = (size - nh) >> 1, left = (size - nw) >> 1;
+  out.fill(-1);
+  // Sample with a box of the source footprint when shrinking (anti-aliasing), bilinear when growing.
+  const sx = width / nw, sy = height / nh;
+  for (let y = 0; y < nh; y++) {
+    for (let x = 0; x < nw; x++) {
+      const o = ((y + top) * size + x + left) * c;
+      for (let k = 0; k < c; k++) out[o + k] = sampleArea(px, width, height, c, k, x * sx, y * sy, sx, sy) / 127.5 - 1;
+    }
+  }
+  return out;
+}
+
+/** Mean of the source over the box [x0, x0+w)×[y0, y0+h) for shrinking; bilinear at its center otherwise. */
+function sampleArea(px: Uint8Array, w: number, h: number, c: number, k: number, x0: number, y0: number, bw: number, bh: number): number {
+  if (bw <= 1 && bh <= 1) {
+    const fx = Math.min(w - 1, Math.max(0, x0 + bw / 2 - 0.5)), fy = Math.min(h - 1, Math.max(0, y0 + bh / 2 - 0.5));
+    const ix = Math.floor(fx), iy = Math.floor(fy), ax = fx - ix, ay = fy - iy;
+    const ix1 = Math.min(w - 1, ix + 1), iy1 = Math.min(h - 1, iy + 1);
+    const at = (xx: number, yy: number) => px[(yy * w + xx) * c + k];
+    return (1 - ay) * ((1 - ax) * at(ix, iy) + ax * at(ix1, iy)) + ay * ((1 - ax) * at(ix, iy1) + ax * at(ix1, iy1));
+  }
+  let sum = 0, wsum = 0;
+  for (let yy = Math.floor(y0); yy < Math.min(h, Math.ceil(y0 + bh)); yy++) {
+    const wy = Math.min(yy + 1, y0 + bh) - Math.max(yy, y0);
+    for (let xx = Math.floor(x0); xx < Math.min(w, Math.ceil(x0 + bw)); xx++) {
+      const wx = Math.min(xx + 1, x0 + bw) - Math.max(xx, x0);
+      sum += wx * wy * px[(yy * w + xx) * c + k]; wsum += wx * wy;
+    }
+  }
+  return wsum > 0 ? sum / wsum : 0;
+}
+
+function checkOptions(o: { size: number; channels: number }): void {
+  if (!Number.isInteger(o.size) || o.size < 1) throw new Error(`image size must be a positive integer, got ${o.size}`);
+  if (o.channels !== 1 && o.channels !== 3) throw new Error(`channels must be 1 (grayscale) or 3 (RGB), got ${o.channels}`);
+}

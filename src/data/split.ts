@@ -1,0 +1,89 @@
+/** Deterministic stratified splitting and seeded class balancing. */
+import { Rng, hashSeed } from './rng.ts';
+
+export type SplitName = 'train' | 'val' | 'test';
+export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
+
+/** Accepts common spellings found in CSV manifests and folder names. */
+export function parseSplitName(s: string): SplitName | undefined {
+  const v = s.trim().toLowerCase();
+  if (v === 'train' || v === 'training') return 'train';
+  if (v === 'val' || v === 'valid' || v === 'validation' || v === 'dev') return 'val';
+  if (v === 'test' || v === 'testing') return 'test';
+  return undefined;
+}
+
+export interface SplitOptions {
+  seed?: number;
+  /** Fractions for train/val/test; default [0.8, 0.1, 0.1]. */
+  fractions?: readonly [number, number, number];
+}
+
+/**
+ * Per class: shuffle its indices (seeded per class, so adding a class does not reshuffle the
+ * others) and cut by the fractions. Each output list is sorted ascending.
+ */
+export function stratifiedSplit(labels: ArrayLike<number>, opts: SplitOptions = {}): Record<SplitName, Int32Array> {
+  const seed = opts.seed ?? 0;
+  const [ft, fv, fs] = opts.fractions ?? [0.8, 0.1, 0.1];
+  if (![ft, fv, fs].every((f) => f >= 0) || Math.abs(ft + fv + fs - 1) > 1e-6) {
+    throw new Error(`split fractions must be non-negative and sum to 1, got ${[ft, fv, fs].join('/')}`);
+  }
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    let list = byClass.get(l);
+    if (!list) byClass.set(l, (list = []));
+    list.push(i);
+  }
+  const parts: Record<SplitName, number[]> = { train: [], val: [], test: [] };
+  for (const [label, idx] of [...byClass].sort((a, b) => a[0] - b[0])) {
+    new Rng(hashSeed(seed, 'split', label)).shuffle(idx);
+    const n = idx.length;
+    const nVal = Math.round(n * fv), nTest = Math.round(n * fs);
+    const nTrain = Math.max(0, n - nVal - nTest);
+    parts.train.push(...idx.slice(0, nTrain));
+    parts.val.push(...idx.slice(nTrain, nTrain + nVal));
+    parts.test.push(...idx.slice(nTrain + nVal));
+  }
+  const sorted = (a: number[]) => Int32Array.from(a).sort();
+  return { train: sorted(parts.train), val: sorted(parts.val), test: sorted(parts.test) };
+}
+
+export type BalanceMode = 'none' | 'undersample' | 'oversample';
+
+/**
+ * Resample `indices` so every class present has the same count: 'undersample' keeps a seeded
+ * random subset of each class down to the rarest count; 'oversample' repeats each class (whole
+ * copies first, then a seeded random remainder) up to the most common count. Output is sorted.
+ */
+export function balanceIndices(indices: ArrayLike<number>, labels: ArrayLike<number>, mode: BalanceMode, seed = 0): Int32Array {
+  if (mode === 'none') return Int32Array.from(indices);
+  if (mode !== 'undersample' && mode !== 'oversample') throw new Error(`balance must be none, undersample or oversample, got '${mode}'`);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < indices.length; i++) {
+    const l = labels[indices[i]];
+    let list = byClass.get(l);
+    if (!list) byClass.set(l, (list = []));
+    list.push(indices[i]);
+  }
+  if (byClass.size === 0) return new Int32Array(0);
+  const counts = [...byClass.values()].map((l) => l.length);
+  const target = mode === 'undersample' ? Math.min(...counts) : Math.max(...counts);
+  const out: number[] = [];
+  for (const [label, idx] of [...byClass].sort((a, b) => a[0] - b[0])) {
+    const rng = new Rng(hashSeed(seed, 'balance', label));
+    let left = target;
+    while (left >= idx.length) { out.push(...idx); left -= idx.length; }
+    if (left > 0) out.push(...rng.shuffle(idx.slice()).slice(0, left));
+  }
+  return Int32Array.from(out).sort();
+}
+
+/** Count of each label value 0..numClasses-1. */
+export function classCounts(labels: ArrayLike<number>, numClasses: number, indices?: ArrayLike<number>): number[] {
+  const c = new Array<number>(numClasses).fill(0);
+  const n = indices ? indices.length : labels.length;
+  for (let i = 0; i < n; i++) c[labels[indices ? indices[i] : i]]++;
+  return c;
+}
