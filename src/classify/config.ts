@@ -1,0 +1,25 @@
+import { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
+import type { ClassifyConfig } from './types.ts';
+
+const ALLOWED = {
+  times: ['uniform', 'stratified', 'grid'],
+  aggregate: ['vote', 'mean'],
+  earlyStop: ['off', 'decided', 'confident'],
+} as const;
+
+export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): ClassifyConfig {
+  const keys = Object.keys(DEFAULT_CLASSIFY_CONFIG);
+  for (const k of Object.keys(partial)) if (!keys.includes(k)) throw new Error(`classify config: '${k}' is not an option; allowed: ${keys.join(', ')}`);
+  const c = { ...DEFAULT_CLASSIFY_CONFIG, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as ClassifyConfig;
+  const int = (f: keyof ClassifyConfig, min: number) => {
+    const v = c[f];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`classify config: '${f}' must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  };
+  int('n', 1); int('seed', 0); int('batchSize', 1); int('chunk', 1); int('minPairs', 1);
+  for (const [f, allowed] of Object.entries(ALLOWED)) {
+    const v = c[f as keyof ClassifyConfig] as string;
+    if (!(allowed as readonly string[]).includes(v)) throw new Error(`classify config: '${f}' must be one of ${allowed.join(', ')}, got '${v}'`);
+  }
+  if (!(c.alpha > 0 && c.alpha < 1)) throw new Error(`classify config: 'alpha' must be in (0, 1), got ${c.alpha}`);
+  return c;
+}

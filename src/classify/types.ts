@@ -1,0 +1,42 @@
+export type Aggregate = 'vote' | 'mean';
+export type TimeSampling = 'uniform' | 'stratified' | 'grid';
+export type EarlyStopRule = 'off' | 'decided' | 'confident';
+
+export interface ClassifyConfig {
+  /** Noise/time pairs per image (paper: 501; official code: 51). */
+  n: number;
+  /** t_k i.i.d. uniform, stratified (one per 1/N stratum, shuffled) or an evenly spaced grid (shuffled). */
+  times: TimeSampling;
+  aggregate: Aggregate;
+  seed: number;
+  /** Forward passes per model call (rows = pairs × classes). */
+  batchSize: number;
+  /**
+   * 'decided': stop once the vote leader cannot be overtaken by the remaining pairs (never changes
+   * the vote). 'confident': also stop when a sign test on the top-two vote counts is decisive
+   * (p < alpha) after minPairs pairs (may change a few votes; measured in bench:classify).
+   */
+  earlyStop: EarlyStopRule;
+  /** Pairs evaluated per image between early-stopping checks. */
+  chunk: number;
+  minPairs: number;
+  alpha: number;
+  /** Keep the per-pair errors in the results (needed for the vote-vs-mean table). */
+  keepErrors: boolean;
+}
+
+export interface ImageResult {
+  /** Prediction of the configured aggregation. */
+  predicted: number;
+  votePred: number;
+  meanPred: number;
+  votes: number[];
+  shares: number[];
+  /** Vote entropy divided by log K: 0 = unanimous, 1 = evenly split. */
+  entropy: number;
+  meanErrors: number[];
+  /** Row-major [pairsUsed × K] ε-errors (when keepErrors). */
+  errors?: Float32Array;
+  pairsUsed: number;
+  forwardPasses: number;
+}

@@ -1,0 +1,81 @@
+// Pure aggregation of per-pair errors (method.md §5, §6). errors is row-major [pairs × K]: row k
+// holds the error of every class for pair k. No I/O, no tensors.
+
+/** Class with the smallest error in row k (ties → lower index). */
+export function pairVote(errors: ArrayLike<number>, k: number, K: number): number {
+  let best = 0, min = errors[k * K]!;
+  for (let c = 1; c < K; c++) {
+    const e = errors[k * K + c]!;
+    if (e < min) { min = e; best = c; }
+  }
+  return best;
+}
+
+/** Votes per class over the first n pairs. */
+export function voteCounts(errors: ArrayLike<number>, K: number, n = errors.length / K): number[] {
+  const counts = new Array<number>(K).fill(0);
+  for (let k = 0; k < n; k++) counts[pairVote(errors, k, K)]!++;
+  return counts;
+}
+
+/** Mean error per class over the first n pairs. */
+export function meanErrors(errors: ArrayLike<number>, K: number, n = errors.length / K): number[] {
+  const sums = new Array<number>(K).fill(0);
+  for (let k = 0; k < n; k++) for (let c = 0; c < K; c++) sums[c]! += errors[k * K + c]!;
+  return sums.map((s) => s / n);
+}
+
+export function argmin(xs: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[best]!) best = i;
+  return best;
+}
+
+/**
+ * Majority vote: the class with most votes; ties broken by the lower mean error, then the lower
+ * class index, so the result never depends on evaluation order.
+ */
+export function majorityVote(counts: readonly number[], means: readonly number[]): number {
+  let best = 0;
+  for (let c = 1; c < counts.length; c++) {
+    if (counts[c]! > counts[best]! || (counts[c] === counts[best] && means[c]! < means[best]!)) best = c;
+  }
+  return best;
+}
+
+/** Vote entropy H = −Σ p log p, divided by log K so 0 = unanimous and 1 = evenly split. */
+export function voteEntropy(counts: readonly number[]): number {
+  const n = counts.reduce((a, b) => a + b, 0);
+  const K = counts.length;
+  if (n === 0 || K < 2) return 0;
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / n) * Math.log(c / n);
+  return h / Math.log(K);
+}
+
+/**
+ * True when the vote leader can no longer be overtaken (nor tied) by any class with the pairs
+ * still to come, so stopping now gives the same majority vote as evaluating all of them.
+ */
+export function voteDecided(counts: readonly number[], remaining: number): boolean {
+  let first = -1, second = -1;
+  for (const c of counts) {
+    if (c > first) { second = first; first = c; } else if (c > second) second = c;
+  }
+  return first - Math.max(second, 0) > remaining;
+}
+
+/** Two-sided exact sign test: P(|X − m/2| ≥ |a − m/2|) for X ~ Binomial(m = a + b, 1/2). */
+export function signTestP(a: number, b: number): number {
+  const m = a + b;
+  if (m === 0) return 1;
+  const hi = Math.max(a, b);
+  // log C(m, j) by recurrence; sum the upper tail j ≥ hi, double it for two sides.
+  let logC = 0;
+  let tail = 0;
+  for (let j = 0; j <= m; j++) {
+    if (j > 0) logC += Math.log((m - j + 1) / j);
+    if (j >= hi) tail += Math.exp(logC - m * Math.LN2);
+  }
+  return Math.min(1, 2 * tail);
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, argmin } from '../../src/classify/vote.ts';
+
+// 4 pairs × 2 classes; pair 3 has a huge error for class 0 that dominates the mean.
+const E = [0.1, 0.2, 0.1, 0.3, 0.2, 0.1, 9.0, 0.5];
+
+test('votes per pair and counts', () => {
+  assert.deepEqual([0, 1, 2, 3].map((k) => pairVote(E, k, 2)), [0, 0, 1, 1]);
+  assert.deepEqual(voteCounts(E, 2), [2, 2]);
+  assert.deepEqual(voteCounts(E, 2, 2), [2, 0]);
+});
+
+test('mean errors and the mean prediction', () => {
+  const m = meanErrors(E, 2);
+  assert.ok(Math.abs(m[0]! - 2.35) < 1e-12 && Math.abs(m[1]! - 0.275) < 1e-12);
+  assert.equal(argmin(m), 1);
+});
+
+test('majority vote breaks ties by mean error, then index', () => {
+  assert.equal(majorityVote([2, 2], meanErrors(E, 2)), 1);
+  assert.equal(majorityVote([3, 1], [5, 0]), 0);
+  assert.equal(majorityVote([1, 1, 1], [1, 1, 1]), 0);
+  assert.equal(majorityVote([0, 4, 4], [0, 2, 1]), 2);
+});
+
+test('normalised vote entropy', () => {
+  assert.equal(voteEntropy([5, 0]), 0);
+  assert.ok(Math.abs(voteEntropy([3, 3]) - 1) < 1e-12);
+  assert.ok(Math.abs(voteEntropy([1, 1, 1]) - 1) < 1e-12);
+  const p = 0.75;
+  assert.ok(Math.abs(voteEntropy([3, 1]) - -(p * Math.log(p) + (1 - p) * Math.log(1 - p)) / Math.log(2)) < 1e-12);
+  assert.equal(voteEntropy([0, 0]), 0);
+});
+
+test('a vote is decided only when the runner-up cannot catch up', () => {
+  assert.equal(voteDecided([6, 2], 3), true);
+  assert.equal(voteDecided([6, 2], 4), false); // 2 + 4 = 6 would tie
+  assert.equal(voteDecided([5, 0, 0], 4), true);
+  assert.equal(voteDecided([0, 0], 0), false);
+});
+
+test('sign test p-values', async () => {
+  const { signTestP } = await import('../../src/classify/vote.ts');
+  assert.equal(signTestP(0, 0), 1);
+  assert.ok(Math.abs(signTestP(5, 0) - 2 / 32) < 1e-12);
+  assert.ok(Math.abs(signTestP(3, 3) - 1) < 1e-12);
+  // 10 of 10: 2·2^−10
+  assert.ok(Math.abs(signTestP(0, 10) - 2 / 1024) < 1e-12);
+});
