@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { infoCommand } from './info.ts';
 import { trainCommand } from './train.ts';
 import { sampleCommand } from './sample.ts';
+import { classifyCommand } from './classify.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
   program.addCommand(infoCommand());
   program.addCommand(trainCommand());
   program.addCommand(sampleCommand());
+  program.addCommand(classifyCommand());
   return program;
 }
 

@@ -11,6 +11,8 @@ export interface TrainedModel {
   classNames: string[];
   /** Pixel size and channels of the images the model was trained on. */
   imageSize: number;
+  /** Side of the content inside the square (the rest is black padding), e.g. 28 in 32. */
+  contentSize: number;
   channels: number;
   haarScale: 'orthonormal' | 'half';
   schedule: ScheduleConfig;
@@ -30,7 +32,7 @@ function checkpointDir(dir: string): string {
 
 export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } = {}): TrainedModel {
   const ck = loadCheckpoint(checkpointDir(dir), { optimizer: false });
-  const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; channels: number }; train?: { haarScale?: 'orthonormal' | 'half' }; classNames: string[] };
+  const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; contentSize?: number; channels: number }; train?: { haarScale?: 'orthonormal' | 'half' }; classNames: string[] };
   if (!cfg.model || !cfg.data) throw new Error(`${ck.dir}/config.json lacks 'model' or 'data'`);
   if (!(cfg.model.numClasses >= 1)) throw new Error(`${ck.dir}: model has no classes`);
   const weights = opts.weights ?? (ck.ema ? 'ema' : 'raw');
@@ -46,7 +48,7 @@ export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } 
   const classNames = ck.state.classNames ?? cfg.classNames;
   if (classNames.length !== cfg.model.numClasses) throw new Error(`${ck.dir}: ${classNames.length} class names for ${cfg.model.numClasses} classes`);
   return {
-    model, classNames, imageSize: cfg.data.imageSize, channels: cfg.data.channels,
+    model, classNames, imageSize: cfg.data.imageSize, contentSize: cfg.data.contentSize ?? cfg.data.imageSize, channels: cfg.data.channels,
     haarScale: cfg.train?.haarScale ?? 'orthonormal',
     schedule: validateScheduleConfig({ kind: 'shifted-cosine', imageSize: cfg.model.imageSize }),
     weights, step: ck.state.step, dir: ck.dir, config: ck.config,

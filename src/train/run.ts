@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDenoiser, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
-import { openDataset, BatchStream, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
+import { openDataset, BatchStream, medmnistStem, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
 import { Trainer, type StepMetrics, type TrainBatches } from './trainer.ts';
 
@@ -53,6 +53,16 @@ function batchesFor(ds: Dataset, batchSize: number, seed: number, limit: number 
   };
 }
 
+/**
+ * Side of the image content inside the model's square: MedMNIST 28² arrays are padded (not
+ * resized) to 32², so other images must be brought to 28² and padded the same way to look alike.
+ */
+function contentSize(ds: Dataset, file: string, imageSize: number): number {
+  if (ds.kind !== 'npz') return imageSize;
+  const src = medmnistStem(file).size ?? 28;
+  return imageSize <= 1.25 * src && imageSize >= src ? src : imageSize;
+}
+
 export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number }> {
   const train = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
@@ -66,7 +76,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   const model = createDenoiser(modelCfg, train.seed);
   const savedConfig = {
     model: model.config, train,
-    data: { path: path.resolve(o.data), imageSize, channels: dataset.channels, limit: o.limit ?? null },
+    data: { path: path.resolve(o.data), imageSize, contentSize: contentSize(dataset, o.data, imageSize), channels: dataset.channels, limit: o.limit ?? null },
     classNames: dataset.classNames,
   };
   const trainer = new Trainer({

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from '../helpers.ts';
 import { DiffusionClassifier, type ClassifierModel } from '../../src/classify/index.ts';
-import { createDenoiser, TINY_UNET_CONFIG, type Denoiser } from '../../src/models/index.ts';
+import { createDenoiser, type Denoiser } from '../../src/models/index.ts';
 import { validateScheduleConfig, alphaSigmaTensor, haarForward } from '../../src/diffusion/index.ts';
 
 before(setup);

@@ -1,0 +1,76 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { loadTrainedModel } from '../train/index.ts';
+import { DiffusionClassifier, loadForModel, type ClassifyConfig } from '../classify/index.ts';
+import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
+import { Progress } from './progress.ts';
+
+/** Options shared by classify and evaluate. */
+export function withClassifyOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <dir>', 'a training run, checkpoint or shipped model folder')
+    .option('--n <k>', 'noise/time pairs per image', intOption('--n', 1), 51)
+    .option('--aggregate <how>', 'vote (majority vote, default) or mean (mean error)', 'vote')
+    .option('--early-stop <rule>', "off, decided (stop when the vote can't change) or confident (sign test)", 'off')
+    .option('--times <mode>', 'uniform, stratified or grid', 'uniform')
+    .option('--batch <n>', 'forward passes per model call', intOption('--batch', 1), 256)
+    .option('--weights <which>', 'ema or raw', 'ema')
+    .option('--seed <n>', 'seed of the noise pairs', intOption('--seed', 0), 0);
+}
+
+export function classifyConfigFrom(o: Record<string, unknown>): Partial<ClassifyConfig> {
+  return {
+    n: o.n as number, aggregate: o.aggregate as ClassifyConfig['aggregate'], earlyStop: o.earlyStop as ClassifyConfig['earlyStop'],
+    times: o.times as ClassifyConfig['times'], batchSize: o.batch as number, seed: o.seed as number,
+  };
+}
+
+export function weightsFrom(o: Record<string, unknown>): 'ema' | 'raw' {
+  if (o.weights !== 'ema' && o.weights !== 'raw') throw new Error(`--weights must be 'ema' or 'raw', got '${String(o.weights)}'`);
+  return o.weights;
+}
+
+export function classifyCommand(): Command {
+  return withClassifyOptions(withRuntimeOptions(new Command('classify')))
+    .description('Classify image files (PNG, JPEG, TIFF, DICOM) with a trained diffusion model: prediction, vote share, uncertainty')
+    .argument('<images...>', 'image files')
+    .option('--json', 'print JSON instead of a table')
+    .addHelpText('after', `
+Examples:
+  meddiff classify --model models/pneumoniamnist-unet data/fixtures/nih_cxr14_00000001_000.png
+  meddiff classify --model runs/pneu --n 101 --early-stop decided --json scans/*.dcm
+`)
+    .action(async (images: string[], o: Record<string, unknown>) => {
+      await startRuntime(o as { backend?: string; threads?: string }, !o.json);
+      const cfg = classifyConfigFrom(o);
+      const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
+      const clf = new DiffusionClassifier(tm, cfg);
+      const px = tm.imageSize * tm.imageSize * tm.channels;
+      const batch = new Float32Array(images.length * px);
+      for (const [i, file] of images.entries()) batch.set(await loadForModel(file, tm), i * px);
+      const progress = o.json ? null : new Progress('classify', images.length);
+      const t0 = performance.now();
+      const results = clf.classify(batch, images.length, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
+      progress?.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      const rows = results.map((r, i) => ({
+        file: images[i]!, prediction: tm.classNames[r.predicted]!, voteShare: r.shares[r.predicted]!, entropy: r.entropy,
+        votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
+        meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),
+        votePrediction: tm.classNames[r.votePred]!, meanPrediction: tm.classNames[r.meanPred]!,
+        pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
+      }));
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ model: path.resolve(tm.dir), weights: tm.weights, classes: tm.classNames, settings: clf.cfg, seconds, results: rows }, null, 2) + '\n');
+        return;
+      }
+      const w = Math.min(60, Math.max(4, ...rows.map((r) => r.file.length)));
+      process.stdout.write(`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'vote share'.padStart(10)} ${'uncertainty'.padStart(11)} ${'pairs'.padStart(6)}\n`);
+      for (const r of rows) {
+        const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
+        process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
+      }
+      process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
+      tm.model.dispose();
+    });
+}
