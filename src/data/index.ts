@@ -1,5 +1,5 @@
 /** Data loading for meddiff: archives, image files, DICOM, splits and batch streams. */
-export { Rng, hashSeed, type RngState } from './rng.ts';
+export { Rng, hashSeed, type RngState } from '../runtime/rng.ts';
 export { parseNpy, parseNpyHeader, npyToNumbers, writeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyHeader } from './npy.ts';
 export { NpzArchive, readNpz, writeNpz, type NpzEntryInfo } from './npz.ts';
 export { loadMedMNIST, medmnistFromArchive, medmnistStem, MEDMNIST_CLASSES, type MedMNISTData, type ImageArraySplit, type LoadMedMNISTOptions } from './medmnist.ts';

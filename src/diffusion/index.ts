@@ -1,6 +1,6 @@
 // Public surface of src/diffusion: noise schedules, forward process, Haar wavelet, samplers, RNG.
 export type {
-  ClassesLike, Denoiser, DiffusionLossOptions, HaarConfig, HaarScale, LogSnrLike, RngState, SampleOptions,
+  ClassesLike, Denoiser, DiffusionLossOptions, HaarConfig, HaarScale, LogSnrLike, SampleOptions,
   SampleTimesOptions, SamplerConfig, SamplerKind, ScheduleConfig, ScheduleKind, StepInfo, UniformSource,
 } from './types.ts';
 export {
@@ -15,4 +15,5 @@ export { addNoise, diffusionLoss, minSnrWeight, minSnrWeightValue, predictEps, p
 export { haarForward, haarInverse, validateHaarConfig } from './wavelet.ts';
 export type { GuidanceOptions, StepArgs } from './samplers.ts';
 export { ancestralStep, cfgX0, ddimStep, guidedV, sample, samplerStep, timeGrid, toClasses, validateSamplerConfig } from './samplers.ts';
-export { Rng, randomNormal, seedState } from './rng.ts';
+export { randomNormal } from './rng.ts';
+export { Rng, seedState, type RngState } from '../runtime/index.ts';

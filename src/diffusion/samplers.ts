@@ -1,10 +1,10 @@
 // Samplers in λ-space with classifier-free guidance (method.md §7). The model stays outside:
 // a Denoiser maps (z, λ, classes) to v̂, and everything here is a pure function of tensors,
 // numbers and a seeded RNG, so a saved config + seed reproduces a run exactly.
-import { tf } from '../runtime/index.ts';
+import { Rng, tf } from '../runtime/index.ts';
 import { DEFAULT_SAMPLER_CONFIG, SAMPLER_KINDS } from './constants.ts';
 import { addNoise, predictEps, predictX0 } from './process.ts';
-import { Rng, randomNormal } from './rng.ts';
+import { randomNormal } from './rng.ts';
 import { alphaSigma, logSnr, validateScheduleConfig } from './schedule.ts';
 import type { ClassesLike, Denoiser, LogSnrLike, SampleOptions, SamplerConfig, SamplerKind } from './types.ts';
 

@@ -1,6 +1,6 @@
 // Public types of the diffusion module (tfjs-models style: one types file).
 import type { tf } from '../runtime/index.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../runtime/index.ts';
 
 export type ScheduleKind = 'cosine' | 'shifted-cosine';
 
@@ -16,9 +16,6 @@ export interface ScheduleConfig {
   /** Side d of the array the model sees (after the wavelet), used by the shift 2·ln(base/d). */
   imageSize: number;
 }
-
-/** Serialisable xoshiro128** state: four unsigned 32-bit words. */
-export interface RngState { s0: number; s1: number; s2: number; s3: number; }
 
 /** Anything that can produce uniforms in [0, 1); the Rng class implements it. */
 export interface UniformSource { float(): number; }

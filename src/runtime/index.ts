@@ -113,3 +113,4 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
 }
 
 export { writeFileAtomic } from './io.ts';
+export { Rng, hashSeed, seedState, type RngState } from './rng.ts';

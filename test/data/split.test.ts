@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stratifiedSplit, balanceIndices, classCounts, loadMedMNIST, Rng, hashSeed } from '../../src/data/index.ts';
+import { stratifiedSplit, balanceIndices, classCounts, loadMedMNIST } from '../../src/data/index.ts';
 import { PNEUMONIA } from './helpers.ts';
 
 test('split: stratified 80/10/10 on real labels, disjoint, complete and deterministic', async () => {
@@ -32,21 +32,4 @@ test('split: balancing by under- and over-sampling is seeded', () => {
   const seeds = new Set(Array.from({ length: 10 }, (_, s) => balanceIndices(idx, labels, 'undersample', s)[0]));
   assert.ok(seeds.size > 1, 'different seeds pick different samples');
   assert.deepEqual(Array.from(balanceIndices(idx, labels, 'none')), Array.from(idx));
-});
-
-test('rng: deterministic, serialisable state, unbiased-looking ints', () => {
-  const r = new Rng(42);
-  const first = Array.from({ length: 5 }, () => r.nextU32());
-  assert.deepEqual(Array.from({ length: 5 }, ((q) => () => q.nextU32())(new Rng(42))), first);
-  const saved = r.state();
-  const x = [r.next(), r.int(10), r.next()];
-  const r2 = Rng.fromState(JSON.parse(JSON.stringify(saved)));
-  assert.deepEqual([r2.next(), r2.int(10), r2.next()], x);
-  const counts = new Array(6).fill(0);
-  for (let i = 0; i < 6000; i++) counts[r.int(6)]++;
-  assert.ok(counts.every((c) => c > 850 && c < 1150), String(counts));
-  assert.notEqual(hashSeed(1, 'epoch', 0), hashSeed(1, 'epoch', 1));
-  assert.notEqual(new Rng('abc').nextU32(), new Rng('abd').nextU32());
-  const p = new Rng(3).permutation(100);
-  assert.deepEqual(Array.from(p).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
 });
