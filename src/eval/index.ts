@@ -1,0 +1,24 @@
+/** Evaluation of the diffusion classifier: metrics, uncertainty, vote-vs-mean curves, plots and the report. */
+export type { PredictionRecord, Aggregate, BoxStats } from './types.ts';
+export {
+  confusionMatrix, accuracy, balancedAccuracy, macroF1, perClassMetrics, perClassFromConfusion, sensitivity, specificity,
+  midranks, auroc, macroAurocOvr, classScores, summarize,
+  type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
+} from './metrics.ts';
+export {
+  DEFAULT_REMOVAL_FRACTIONS, uncertaintyOrder, accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups,
+  type RemovalPoint, type EntropyGroup, type EntropyGroupName, type EntropyGroupOptions,
+} from './uncertainty.ts';
+export {
+  nGrid, nGridWithEnd, voteWinner, aggregateFirstPairs, voteVsMeanTable,
+  type FirstPairsAggregate, type VoteVsMeanRow, type ErrorRecord, type VoteVsMeanOptions,
+} from './curves.ts';
+export {
+  PLOT_FONT, uncertaintyCurveSpec, entropyBoxSpec, voteVsMeanSpec, renderSvg, cropSvgToContent, renderPlot, svgToPng, prefixSvgIds,
+  type PlotText, type EntropyPlotOptions, type RenderedPlot,
+} from './plots.ts';
+export {
+  writeReport, predictionsCsv, classColumnNames, escapeHtml, pct,
+  type ReportSummary, type ReportInput, type ReportSettings, type ReportTimings, type ReportTiming, type ReportSection,
+  type ReportEntropyGroup, type ModelInfo,
+} from './report.ts';
