@@ -86,12 +86,12 @@ export class Attention {
     this.out = new Linear(p, `${name}.out`, channels, channels, { zeroInit: true });
   }
 
-  /** [B, T, n·C] → n tensors [B·heads, T, headDim] */
+  /** [B, T, n·C] → n tensors [B·heads, T, headDim]. Only rank-4 transposes: wasm's rank-5
+   * transpose is ~20× slower per element. */
   private split(x: Tensor, n: number): Tensor[] {
     const [b, t] = x.shape;
-    const y = tf.transpose(tf.reshape(x, [b!, t!, n, this.heads, this.headDim]), [2, 0, 3, 1, 4]);
-    const flat = tf.reshape(y, [n * b! * this.heads, t!, this.headDim]);
-    return n === 1 ? [flat] : tf.split(flat, n, 0);
+    const parts = n === 1 ? [x] : tf.split(x, n, 2);
+    return parts.map((p) => tf.reshape(tf.transpose(tf.reshape(p, [b!, t!, this.heads, this.headDim]), [0, 2, 1, 3]), [b! * this.heads, t!, this.headDim]));
   }
 
   apply(x: Tensor, context?: Tensor): Tensor {
