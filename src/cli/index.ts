@@ -3,6 +3,7 @@ import { infoCommand } from './info.ts';
 import { trainCommand } from './train.ts';
 import { sampleCommand } from './sample.ts';
 import { classifyCommand } from './classify.ts';
+import { evaluateCommand } from './evaluate.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(sampleCommand());
   program.addCommand(classifyCommand());
+  program.addCommand(evaluateCommand());
   return program;
 }
 

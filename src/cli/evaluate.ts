@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { loadTrainedModel, type TrainedModel } from '../train/index.ts';
+import { DiffusionClassifier, type ImageResult } from '../classify/index.ts';
+import { openDataset, parseSplitName } from '../data/index.ts';
+import { writeReport, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
+import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
+import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
+import { Progress } from './progress.ts';
+
+export interface EvaluateOptions {
+  model: string;
+  data: string;
+  split: string;
+  limit?: number;
+  out: string;
+  weights: 'ema' | 'raw';
+  classify: ReturnType<typeof classifyConfigFrom>;
+  extraSections?: (tm: TrainedModel, images: Float32Array, results: ImageResult[]) => Promise<ReportSection[]>;
+  quiet?: boolean;
+}
+
+/** Classify a split of a data set with a trained model and write the report. */
+export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary> {
+  const tm = loadTrainedModel(o.model, { weights: o.weights });
+  try {
+    const split = parseSplitName(o.split);
+    if (!split) throw new Error(`--split must be train, val or test, got '${o.split}'`);
+    const ds = await openDataset(o.data, { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split });
+    if (ds.classNames.join('\n') !== tm.classNames.join('\n')) {
+      throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); evaluate on data with the same classes`);
+    }
+    const s = ds.split(split);
+    const count = o.limit ? Math.min(o.limit, s.size) : s.size;
+    if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
+    const [h, w, c] = s.shape;
+    const images = new Float32Array(count * h * w * c);
+    const labels: number[] = [], ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const x = s.get(i);
+      images.set(x.image, i * h * w * c);
+      labels.push(x.label);
+      ids.push(x.path ? path.relative(process.cwd(), x.path) : `${split}/${i}`);
+    }
+    const clf = new DiffusionClassifier(tm, { ...o.classify, keepErrors: true });
+    const progress = o.quiet ? null : new Progress(`evaluate ${split}`, count);
+    const t0 = performance.now();
+    const results = clf.classify(images, count, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
+    progress?.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    const records: PredictionRecord[] = results.map((r, i) => ({
+      id: ids[i]!, label: labels[i]!, votePred: r.votePred, meanPred: r.meanPred, votes: r.votes, shares: r.shares,
+      entropy: r.entropy, meanErrors: r.meanErrors, errors: r.errors, pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
+    }));
+    const passes = results.reduce((a, r) => a + r.forwardPasses, 0);
+    return await writeReport(o.out, {
+      records, classNames: tm.classNames,
+      model: { path: path.resolve(o.model), weights: tm.weights, step: tm.step, parameters: tm.model.parameterCount(), config: o.model },
+      settings: {
+        N: clf.cfg.n, aggregate: clf.cfg.aggregate, seed: clf.cfg.seed, split, data: path.resolve(o.data), earlyStop: clf.cfg.earlyStop,
+        times: clf.cfg.times, limit: o.limit ?? null,
+        timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
+      },
+      extraSections: o.extraSections ? await o.extraSections(tm, images, results) : undefined,
+    });
+  } finally {
+    tm.model.dispose();
+  }
+}
+
+export function evaluateCommand(): Command {
+  return withClassifyOptions(withRuntimeOptions(new Command('evaluate')))
+    .description('Evaluate a trained model on a data split: accuracy, F1, AUROC, uncertainty curves, vote vs mean; writes report.html')
+    .requiredOption('--data <path>', 'MedMNIST .npz, image folder or CSV manifest')
+    .option('--split <name>', 'train, val or test', 'test')
+    .option('--limit <k>', 'only the first k images of the split', intOption('--limit', 1))
+    .option('--out <dir>', 'report folder', 'report')
+    .option('--json', "print report.json's summary to stdout")
+    .addHelpText('after', `
+Examples:
+  meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --split test --json
+  meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --early-stop decided --out reports/pneu
+  meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --aggregate mean --limit 100
+`)
+    .action(async (o: Record<string, unknown>) => {
+      await startRuntime(o as { backend?: string; threads?: string }, !o.json);
+      const summary = await evaluateModel({
+        model: o.model as string, data: o.data as string, split: o.split as string, limit: o.limit as number | undefined,
+        out: o.out as string, weights: weightsFrom(o), classify: classifyConfigFrom(o), quiet: Boolean(o.json),
+      });
+      const primary = summary[summary.primary];
+      const brief = {
+        accuracy: primary.accuracy, balancedAccuracy: primary.balancedAccuracy, macroF1: primary.macroF1, auroc: primary.auroc,
+        sensitivity: primary.sensitivity, specificity: primary.specificity, aggregate: summary.primary, N: summary.settings.N,
+        images: summary.data.images,
+        vote: { accuracy: summary.vote.accuracy, balancedAccuracy: summary.vote.balancedAccuracy, macroF1: summary.vote.macroF1, auroc: summary.vote.auroc },
+        mean: { accuracy: summary.mean.accuracy, balancedAccuracy: summary.mean.balancedAccuracy, macroF1: summary.mean.macroF1, auroc: summary.mean.auroc },
+        accuracyAfterRemoving: Object.fromEntries(summary.uncertainty.curve.map((p) => [p.fraction.toFixed(2), p.accuracy])),
+        errorDetectionAuroc: summary.uncertainty.errorDetectionAuroc,
+        confusionMatrix: primary.confusionMatrix, timing: summary.timing, report: path.resolve(o.out as string, 'report.html'),
+      };
+      if (o.json) {
+        process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
+        return;
+      }
+      const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}\n`);
+      for (const agg of ['vote', 'mean'] as const) {
+        const m = summary[agg];
+        process.stdout.write(`  ${agg.padEnd(5)} accuracy ${pct(m.accuracy)}  balanced ${pct(m.balancedAccuracy)}  F1 ${m.macroF1.toFixed(3)}  AUROC ${m.auroc.toFixed(3)}\n`);
+      }
+      const at = (f: number) => summary.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy ?? NaN;
+      process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${pct(at(0.1))} / ${pct(at(0.25))} / ${pct(at(0.45))}\n`);
+      process.stdout.write(`report: ${path.resolve(o.out as string, 'report.html')}\n`);
+    });
+}
