@@ -20,6 +20,9 @@ export function trainCommand(): Command {
     .option('--image-size <n>', 'pixel side the images are brought to (default: twice the model input side)', intOption('--image-size', 2))
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 250)', intOption('--checkpoint-every', 1))
     .option('--limit <n>', 'use only the first n training examples (smoke tests)', intOption('--limit', 1))
+    .option('--val-every <n>', 'validate raw and EMA weights every n steps, keep the better as best/ (0 = off)', intOption('--val-every', 0), 500)
+    .option('--val-images <n>', 'validation images (first n of the val split)', intOption('--val-images', 1), 256)
+    .option('--val-pairs <n>', 'noise/time pairs per validation image', intOption('--val-pairs', 1), 11)
     .option('--seed <n>', 'seed for weights, data order and noise', intOption('--seed', 0), 0)
     .option('--resume', 'continue the checkpoint in --out')
     .option('--skip-bad', 'skip unreadable images with a warning instead of stopping')
@@ -51,6 +54,11 @@ Examples:
         data: o.data as string, out: o.out as string, config: o.config as string, train,
         imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad),
         limit: o.limit as number | undefined,
+        valEvery: o.valEvery as number, valImages: o.valImages as number, valPairs: o.valPairs as number,
+        onValidation: (v) => {
+          const f = (m: { balancedAccuracy: number; auroc: number }) => `bal.acc ${(100 * m.balancedAccuracy).toFixed(1)}% AUROC ${m.auroc.toFixed(3)}`;
+          process.stderr.write(`\nvalidation @${v.step}: raw ${f(v.raw as never)} | ema ${f(v.ema as never)} | best: ${v.best.weights} @${v.best.step}\n`);
+        },
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
         onReady: ({ dataset, model, train: t, startStep, trainSize }) => {
           process.stderr.write(`data: ${dataset.source} (${trainSize} training images, classes ${dataset.classNames.join(', ')}, ${dataset.imageSize}² × ${dataset.channels})\n`);

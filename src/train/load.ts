@@ -35,12 +35,15 @@ export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } 
   const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; contentSize?: number; channels: number }; train?: { haarScale?: 'orthonormal' | 'half' }; classNames: string[] };
   if (!cfg.model || !cfg.data) throw new Error(`${ck.dir}/config.json lacks 'model' or 'data'`);
   if (!(cfg.model.numClasses >= 1)) throw new Error(`${ck.dir}: model has no classes`);
-  const weights = opts.weights ?? (ck.ema ? 'ema' : 'raw');
-  const arrays = weights === 'ema' ? ck.ema : ck.model;
+  // A best/ or shipped folder holds one set of weights, chosen by validation (state.info.selectedWeights).
+  const selected = (ck.state.info as { selectedWeights?: 'ema' | 'raw' } | undefined)?.selectedWeights;
+  let weights = opts.weights ?? (ck.ema ? 'ema' : selected ?? 'raw');
+  let arrays = weights === 'ema' ? ck.ema : ck.model;
+  if (!arrays && selected) { weights = selected; arrays = ck.model; }
   if (!arrays) throw new Error(`${ck.dir} has no EMA weights; use --weights raw`);
   const model = createDenoiser(cfg.model);
   try {
-    model.params.loadNamedArrays(arrays, path.join(ck.dir, weights === 'ema' ? 'ema.safetensors' : 'model.safetensors'));
+    model.params.loadNamedArrays(arrays, path.join(ck.dir, arrays === ck.ema ? 'ema.safetensors' : 'model.safetensors'));
   } catch (e) {
     model.dispose();
     throw e;

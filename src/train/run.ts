@@ -4,7 +4,10 @@ import path from 'node:path';
 import { createDenoiser, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
 import { openDataset, BatchStream, medmnistStem, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
-import { Trainer, type StepMetrics, type TrainBatches } from './trainer.ts';
+import { Trainer, type StepMetrics, type TrainBatches, type ValidationMetrics, type ValidationRecord } from './trainer.ts';
+import { DiffusionClassifier } from '../classify/index.ts';
+import { balancedAccuracy, accuracy, auroc, macroF1 } from '../eval/index.ts';
+import { validateScheduleConfig } from '../diffusion/index.ts';
 
 export interface TrainRunOptions {
   data: string;
@@ -21,6 +24,11 @@ export interface TrainRunOptions {
   /** Limit the training split to its first n examples (for smoke tests). */
   limit?: number;
   onLog?: (m: StepMetrics) => void;
+  /** Validate every k steps (0 = never; default 500) on the first valImages of the val split with valPairs pairs. */
+  valEvery?: number;
+  valImages?: number;
+  valPairs?: number;
+  onValidation?: (v: ValidationRecord) => void;
   onWarning?: (msg: string) => void;
   onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number }) => void;
 }
@@ -63,13 +71,44 @@ function contentSize(ds: Dataset, file: string, imageSize: number): number {
   return imageSize <= 1.25 * src && imageSize >= src ? src : imageSize;
 }
 
+/**
+ * Validation by the diffusion classifier itself (paper appendix C). The score is balanced accuracy
+ * (plus a hair of AUROC to break ties): validation and test class mixes differ on PneumoniaMNIST,
+ * and plain accuracy picked the checkpoint that was worst on test (method.md §11).
+ */
+function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: TrainRunOptions) {
+  const every = o.valEvery ?? 500;
+  if (every <= 0 || !ds.splits.includes('val') || ds.size('val') === 0) return undefined;
+  const val = ds.split('val');
+  const count = Math.min(o.valImages ?? 256, val.size);
+  const [h, w, c] = val.shape;
+  const images = new Float32Array(count * h * w * c);
+  const labels: number[] = [];
+  for (let i = 0; i < count; i++) { const s = val.get(i); images.set(s.image, i * h * w * c); labels.push(s.label); }
+  const K = ds.classNames.length;
+  const clf = new DiffusionClassifier({
+    model, classNames: ds.classNames, imageSize: ds.imageSize, channels: ds.channels, haarScale: train.haarScale,
+    schedule: validateScheduleConfig({ kind: 'shifted-cosine', imageSize: model.config.imageSize }),
+  }, { n: o.valPairs ?? 11, seed: train.seed, keepErrors: false });
+  return {
+    every,
+    async evaluate(): Promise<ValidationMetrics> {
+      const r = clf.classify(images, count);
+      const pred = r.map((x) => x.votePred);
+      const bal = balancedAccuracy(labels, pred, K);
+      const auc = K === 2 ? auroc(labels, r.map((x) => x.shares[1]!), 1) : NaN;
+      return { score: bal + (Number.isFinite(auc) ? 1e-3 * auc : 0), balancedAccuracy: bal, accuracy: accuracy(labels, pred), macroF1: macroF1(labels, pred, K), auroc: auc, images: count };
+    },
+  };
+}
+
 export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number }> {
   const train = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
   const provisional = validateUNetConfig({ ...base, ...o.model });
   const imageSize = o.imageSize ?? provisional.imageSize * 2;
   const dataset = await openDataset(o.data, {
-    imageSize, split: 'train', seed: train.seed, skipBad: o.skipBad, onWarning: o.onWarning,
+    imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: train.seed, skipBad: o.skipBad, onWarning: o.onWarning,
     balance: train.balance ? 'oversample' : 'none',
   });
   const modelCfg = validateUNetConfig({ ...provisional, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length });
@@ -83,6 +122,8 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     model, config: train, imageShape: [imageSize, imageSize, dataset.channels], classNames: dataset.classNames,
     dataFingerprint: dataset.fingerprint, outDir: o.out, savedConfig, onLog: o.onLog,
     openSource: (p) => batchesFor(dataset, train.batchSize, train.seed, o.limit, p),
+    validation: validationFor(dataset, model, train, o),
+    onValidation: o.onValidation,
   });
   try {
     if (o.resume) trainer.resume();

@@ -36,7 +36,13 @@ export interface TrainerOptions {
   /** Everything needed to rebuild the model and re-open the data, saved as config.json. */
   savedConfig: Record<string, unknown>;
   onLog?: (m: StepMetrics) => void;
+  /** Periodic validation: scores the raw and the EMA weights; the best goes to outDir/best. */
+  validation?: { every: number; evaluate: (weights: 'raw' | 'ema') => Promise<ValidationMetrics> };
+  onValidation?: (v: ValidationRecord) => void;
 }
+
+export interface ValidationMetrics { score: number; [metric: string]: number }
+export interface ValidationRecord { step: number; raw: ValidationMetrics; ema: ValidationMetrics; best: { step: number; weights: 'raw' | 'ema'; score: number } }
 
 export interface StepMetrics { step: number; loss: number; lr: number; gradNorm: number; imgPerSec: number; elapsedSec: number }
 
@@ -52,6 +58,7 @@ export class Trainer {
   step = 0;
   private source: TrainBatches;
   private elapsedBefore = 0;
+  private best: ValidationRecord['best'] | null = null;
   private readonly ckptDir: string;
 
   constructor(private readonly o: TrainerOptions) {
@@ -79,7 +86,8 @@ export class Trainer {
     if (ck.state.dataFingerprint !== this.o.dataFingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data (fingerprint ${ck.state.dataFingerprint}, now ${this.o.dataFingerprint}); resume with the same --data`);
     if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.o.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.o.classNames.join(', ')}`);
     if (!ck.ema || !ck.optimizer) throw new Error(`checkpoint ${ck.dir} has no EMA or optimizer state, so training cannot resume exactly`);
-    const r = ck.state.resume as { rng: RngState; data: unknown; emaUpdates: number; elapsedSec: number };
+    const r = ck.state.resume as { rng: RngState; data: unknown; emaUpdates: number; elapsedSec: number; best?: ValidationRecord['best'] };
+    this.best = r.best ?? null;
     this.model.params.loadNamedArrays(ck.model, path.join(ck.dir, 'model.safetensors'));
     this.ema.load(ck.ema, r.emaUpdates, path.join(ck.dir, 'ema.safetensors'));
     this.adam.loadState(ck.optimizer, ck.state.step, path.join(ck.dir, 'optimizer.safetensors'));
@@ -159,7 +167,7 @@ export class Trainer {
       optimizer: this.adam.state(),
       state: {
         step: this.step, classNames: this.o.classNames, dataFingerprint: this.o.dataFingerprint,
-        resume: { rng: this.rng.getState(), data: this.source.position(), emaUpdates: this.ema.updates, elapsedSec },
+        resume: { rng: this.rng.getState(), data: this.source.position(), emaUpdates: this.ema.updates, elapsedSec, best: this.best },
       },
     });
   }
@@ -199,9 +207,42 @@ export class Trainer {
         windowStart = now;
         windowImages = 0;
       }
+      const v = this.o.validation;
+      if (v && (this.step % v.every === 0 || this.step === this.cfg.steps)) await this.validate(metricsFile);
       if (this.step % this.cfg.checkpointEvery === 0 || this.step === this.cfg.steps) this.save();
     }
     return { steps: this.step, lastLoss };
+  }
+
+  /** Evaluate raw and EMA weights; the better one is saved to outDir/best if it beats the best so far. */
+  private async validate(metricsFile: string): Promise<void> {
+    const v = this.o.validation!;
+    const raw = await v.evaluate('raw');
+    const params = this.model.params;
+    const saved = params.toNamedArrays();
+    params.loadNamedArrays(this.ema.toNamedArrays(), 'EMA weights');
+    let ema: ValidationMetrics;
+    try {
+      ema = await v.evaluate('ema');
+    } finally {
+      params.loadNamedArrays(saved, 'raw weights');
+    }
+    const weights = ema.score >= raw.score ? 'ema' : 'raw';
+    const score = Math.max(ema.score, raw.score);
+    if (!this.best || score > this.best.score) {
+      this.best = { step: this.step, weights, score };
+      saveCheckpoint(path.join(this.o.outDir, 'best'), {
+        config: this.o.savedConfig,
+        model: weights === 'ema' ? this.ema.toNamedArrays() : saved,
+        state: {
+          step: this.step, classNames: this.o.classNames, dataFingerprint: this.o.dataFingerprint,
+          resume: {}, info: { selectedWeights: weights, validation: weights === 'ema' ? ema : raw },
+        },
+      });
+    }
+    const rec: ValidationRecord = { step: this.step, raw, ema, best: this.best };
+    fs.appendFileSync(metricsFile, JSON.stringify({ step: this.step, validation: rec }) + '\n');
+    this.o.onValidation?.(rec);
   }
 
   dispose(): void {

@@ -11,11 +11,12 @@ before(setup);
 const DATA = 'data/pneumoniamnist.npz';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'meddiff-train-'));
 const fast = { optimizer: { lr: 2e-3, warmupSteps: 0 }, batchSize: 16, microBatch: 16, logEvery: 1 };
+const noVal = { valEvery: 0 };
 
 test('tiny UNet trains on PneumoniaMNIST and its loss goes down', async () => {
   const out = tmp();
   const log: StepMetrics[] = [];
-  await trainFromData({ data: DATA, out, config: 'tiny', limit: 256, train: { ...fast, steps: 40, checkpointEvery: 20 }, onLog: (m) => log.push(m) });
+  await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 256, train: { ...fast, steps: 40, checkpointEvery: 20 }, onLog: (m) => log.push(m) });
   assert.equal(log.length, 40);
   const mean = (a: StepMetrics[]) => a.reduce((s, m) => s + m.loss, 0) / a.length;
   const first = mean(log.slice(0, 8)), last = mean(log.slice(-8));
@@ -31,9 +32,9 @@ test('tiny UNet trains on PneumoniaMNIST and its loss goes down', async () => {
 test('k steps + resume + k steps gives the same weights as 2k steps', async () => {
   const a = tmp(), b = tmp();
   const cfg = { ...fast, steps: 6, checkpointEvery: 3, microBatch: 8 }; // accumulation on too
-  await trainFromData({ data: DATA, out: a, config: 'tiny', limit: 40, train: cfg });
-  await trainFromData({ data: DATA, out: b, config: 'tiny', limit: 40, train: { ...cfg, steps: 3 } });
-  await trainFromData({ data: DATA, out: b, config: 'tiny', limit: 40, train: cfg, resume: true });
+  await trainFromData({ ...noVal, data: DATA, out: a, config: 'tiny', limit: 40, train: cfg });
+  await trainFromData({ ...noVal, data: DATA, out: b, config: 'tiny', limit: 40, train: { ...cfg, steps: 3 } });
+  await trainFromData({ ...noVal, data: DATA, out: b, config: 'tiny', limit: 40, train: cfg, resume: true });
   const ca = loadCheckpoint(path.join(a, 'checkpoint')), cb = loadCheckpoint(path.join(b, 'checkpoint'));
   assert.equal(cb.state.step, 6);
   for (const [name, arr] of ca.model) assert.equal(maxAbsDiff(arr.data, cb.model.get(name)!.data), 0, `weights ${name}`);
@@ -46,18 +47,18 @@ test('k steps + resume + k steps gives the same weights as 2k steps', async () =
 
 test('resume refuses another config, and training over a checkpoint without --resume is refused', async () => {
   const out = tmp();
-  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
+  await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
   const before = fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors'));
-  await assert.rejects(trainFromData({ data: DATA, out, config: 'tiny', model: { baseChannels: 16 }, limit: 32, train: { ...fast, steps: 4 }, resume: true }), /another model config/);
-  await assert.rejects(trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 } }), /already holds a checkpoint; pass --resume/);
-  await assert.rejects(trainFromData({ data: 'data/breastmnist.npz', out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 }, resume: true }), /other data/);
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', model: { baseChannels: 16 }, limit: 32, train: { ...fast, steps: 4 }, resume: true }), /another model config/);
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 } }), /already holds a checkpoint; pass --resume/);
+  await assert.rejects(trainFromData({ ...noVal, data: 'data/breastmnist.npz', out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 }, resume: true }), /other data/);
   assert.deepEqual(fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors')), before, 'existing checkpoint untouched');
   fs.rmSync(out, { recursive: true });
 });
 
 test('a truncated or altered checkpoint is refused with what does not match', async () => {
   const out = tmp();
-  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 1 } });
+  await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 1 } });
   const ck = path.join(out, 'checkpoint');
   const file = path.join(ck, 'ema.safetensors');
   const bytes = fs.readFileSync(file);
@@ -72,11 +73,11 @@ test('a truncated or altered checkpoint is refused with what does not match', as
 
 test('a NaN loss stops training with a clear message and keeps the last good checkpoint', async () => {
   const out = tmp();
-  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2, checkpointEvery: 1 } });
+  await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2, checkpointEvery: 1 } });
   const good = fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors'));
   // An absurd learning rate drives the weights to Inf/NaN within a few steps.
   await assert.rejects(
-    trainFromData({ data: DATA, out, config: 'tiny', limit: 32, resume: true, train: { ...fast, steps: 60, checkpointEvery: 1000, optimizer: { lr: 1e30, warmupSteps: 0, clipNorm: 0 } } }),
+    trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, resume: true, train: { ...fast, steps: 60, checkpointEvery: 1000, optimizer: { lr: 1e30, warmupSteps: 0, clipNorm: 0 } } }),
     /became (NaN|Infinity).*training stopped; the last good checkpoint .* is kept/,
   );
   assert.deepEqual(fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors')), good);
@@ -85,7 +86,7 @@ test('a NaN loss stops training with a clear message and keeps the last good che
 
 test('the trained model loads for inference with EMA or raw weights and gives finite v', async () => {
   const out = tmp();
-  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
+  await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
   for (const weights of ['ema', 'raw'] as const) {
     const tm = loadTrainedModel(out, { weights });
     assert.equal(tm.imageSize, 32);
@@ -95,5 +96,28 @@ test('the trained model loads for inference with EMA or raw weights and gives fi
     v.dispose();
     tm.model.dispose();
   }
+  fs.rmSync(out, { recursive: true });
+});
+
+test('validation scores raw and EMA weights, logs them and keeps the better as best/', async () => {
+  const out = tmp();
+  const seen: unknown[] = [];
+  await trainFromData({ data: DATA, out, config: 'tiny', limit: 32, valEvery: 2, valImages: 12, valPairs: 3, train: { ...fast, steps: 4 }, onValidation: (v) => seen.push(v) });
+  assert.equal(seen.length, 2);
+  const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const vals = lines.filter((l) => l.validation);
+  assert.deepEqual(vals.map((l) => l.step), [2, 4]);
+  for (const v of vals) for (const w of ['raw', 'ema']) {
+    const m = v.validation[w];
+    assert.ok(m.balancedAccuracy >= 0 && m.balancedAccuracy <= 1 && m.images === 12, JSON.stringify(m));
+  }
+  const best = loadCheckpoint(path.join(out, 'best'));
+  const info = best.state.info as { selectedWeights: string; validation: { score: number } };
+  assert.ok(['raw', 'ema'].includes(info.selectedWeights));
+  assert.equal(best.ema, undefined);
+  assert.equal(info.validation.score, vals.at(-1).validation.best.score);
+  const tm = loadTrainedModel(path.join(out, 'best'));
+  assert.equal(tm.weights, info.selectedWeights);
+  tm.model.dispose();
   fs.rmSync(out, { recursive: true });
 });
