@@ -8,6 +8,8 @@
 // or out (bwd-weights). Primitives and reorders are cached per shape/attribute key.
 
 #include <napi.h>
+
+void RegisterFused(Napi::Env env, Napi::Object exports);  // fused.cc
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -739,6 +741,7 @@ Napi::Value CacheSize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterFused(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

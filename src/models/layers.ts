@@ -2,7 +2,7 @@
 // shared Params under a readable prefix. Initialisation follows PyTorch's defaults (uniform
 // ±1/√fan_in) except where ADM zero-initialises the last layer of a residual branch, so every
 // block starts as the identity.
-import { tf, type Tensor } from '../runtime/index.ts';
+import { tf, groupNorm, type Tensor } from '../runtime/index.ts';
 import type { Params } from './params.ts';
 
 export const silu = (x: Tensor): Tensor => tf.mul(x, tf.sigmoid(x));
@@ -55,15 +55,9 @@ export class GroupNorm {
     this.beta = p.add(`${name}.bias`, [channels], 'zeros');
   }
 
-  /** x: NHWC or [B, L, C] */
-  apply(x: Tensor): Tensor {
-    const shape = x.shape;
-    const b = shape[0]!;
-    const c = this.channels;
-    const g = tf.reshape(x, [b, -1, this.groups, c / this.groups]);
-    const { mean, variance } = tf.moments(g, [1, 3], true);
-    const normed = tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(tf.reshape(normed, shape), this.gamma), this.beta);
+  /** x: NHWC or [B, L, C]; `withSilu` fuses the SiLU that follows most norms. */
+  apply(x: Tensor, withSilu = false): Tensor {
+    return groupNorm(x, this.gamma, this.beta, this.groups, this.eps, withSilu);
   }
 }
 

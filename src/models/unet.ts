@@ -21,9 +21,9 @@ class ResBlock {
   /** embAct: SiLU of the combined noise + class embedding, [B, embDim]. */
   apply(x: Tensor, embAct: Tensor): Tensor {
     const [b] = x.shape;
-    let h = this.conv1.apply(silu(this.norm1.apply(x)));
+    let h = this.conv1.apply(this.norm1.apply(x, true));
     h = tf.add(h, tf.reshape(this.emb.apply(embAct), [b!, 1, 1, -1]));
-    h = this.conv2.apply(silu(this.norm2.apply(h)));
+    h = this.conv2.apply(this.norm2.apply(h, true));
     return tf.add(this.skip ? this.skip.apply(x) : x, h);
   }
 }
@@ -155,7 +155,7 @@ export class UNet implements Denoiser {
         x = blk.up.apply(tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [hh! * 2, ww! * 2]));
       }
     }
-    return this.output.apply(silu(this.outNorm.apply(x)));
+    return this.output.apply(this.outNorm.apply(x, true));
   }
 
   parameterCount(): number { return this.params.count; }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { tf } from './tf.ts';
 import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './native.ts';
 import { registerWasmFallbackKernels } from './wasm_kernels.ts';
+import { registerFusedKernels, type GroupNormAddon } from './fused.ts';
 
 export { tf } from './tf.ts';
 export type { Tensor, Variable } from './tf.ts';
@@ -99,6 +100,7 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
       }
     }
   }
+  if (backend !== 'cpu') fallbackKernels.push(...registerFusedKernels(backend === 'native' ? (nativeAddon as unknown as GroupNormAddon) : null));
   const simd = backend !== 'cpu' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   current = {
     backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, reason, simd,
@@ -113,4 +115,5 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
 }
 
 export { writeFileAtomic } from './io.ts';
+export { groupNorm } from './fused.ts';
 export { Rng, hashSeed, seedState, type RngState } from './rng.ts';
