@@ -1,0 +1,89 @@
+// End to end through the `meddiff` command, as a user runs it (tiny model, a slice of real data).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const BIN = path.resolve('bin/meddiff.js');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meddiff-cli-'));
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env }, timeout: 240_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+before(() => {
+  const r = run('train', '--data', 'data/pneumoniamnist.npz', '--out', path.join(dir, 'run'), '--config', 'tiny', '--steps', '4',
+    '--batch', '8', '--limit', '64', '--val-every', '2', '--val-images', '8', '--val-pairs', '2', '--lr', '1e-3', '--warmup', '0');
+  assert.equal(r.code, 0, r.err);
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('every command has --help with examples', () => {
+  for (const cmd of ['train', 'sample', 'classify', 'evaluate', 'info']) {
+    const r = run(cmd, '--help');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Examples:/, cmd);
+  }
+});
+
+test('info --json reports the backend and kernels', () => {
+  const r = run('info', '--json');
+  assert.equal(r.code, 0, r.err);
+  const info = JSON.parse(r.out);
+  assert.ok(['native', 'wasm', 'cpu'].includes(info.backend));
+  assert.equal(typeof info.threads, 'number');
+  assert.ok(Array.isArray(info.nativeKernels));
+});
+
+test('train wrote a checkpoint, metrics, validation and best/', () => {
+  const run0 = path.join(dir, 'run');
+  for (const f of ['checkpoint/state.json', 'checkpoint/model.safetensors', 'checkpoint/ema.safetensors', 'checkpoint/optimizer.safetensors', 'checkpoint/config.json', 'metrics.jsonl', 'best/state.json']) {
+    assert.ok(fs.existsSync(path.join(run0, f)), f);
+  }
+  const lines = fs.readFileSync(path.join(run0, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => l.validation).length, 2);
+});
+
+test('sample writes a PNG grid', () => {
+  const out = path.join(dir, 'grid.png');
+  const r = run('sample', '--model', path.join(dir, 'run'), '--class', 'all', '--n', '2', '--steps', '3', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual([...fs.readFileSync(out).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+});
+
+test('classify --json on a real chest X-ray and evaluate --json on the test split', () => {
+  const c = run('classify', '--model', path.join(dir, 'run'), '--n', '3', '--json', 'data/fixtures/nih_cxr14_00000001_000.png');
+  assert.equal(c.code, 0, c.err);
+  const res = JSON.parse(c.out).results[0];
+  assert.ok(['normal', 'pneumonia'].includes(res.prediction));
+  assert.equal(res.pairsUsed, 3);
+  const e = run('evaluate', '--model', path.join(dir, 'run'), '--data', 'data/pneumoniamnist.npz', '--split', 'test', '--limit', '12', '--n', '3', '--out', path.join(dir, 'rep'), '--json');
+  assert.equal(e.code, 0, e.err);
+  const s = JSON.parse(e.out);
+  assert.ok(s.accuracy >= 0 && s.accuracy <= 1);
+  assert.equal(s.images, 12);
+  for (const f of ['report.html', 'report.json', 'predictions.csv', 'uncertainty_curve.png']) assert.ok(fs.existsSync(path.join(dir, 'rep', f)), f);
+  assert.equal(fs.readFileSync(path.join(dir, 'rep', 'predictions.csv'), 'utf8').trim().split('\n').length, 13);
+});
+
+test('bad input gets a clear error naming the argument or file', () => {
+  const m = path.join(dir, 'run');
+  const cases: [string[], RegExp][] = [
+    [['classify', '--model', m, '--n', '0', 'data/fixtures/nih_cxr14_00000001_000.png'], /--n must be an integer ≥ 1, got '0'/],
+    [['classify', '--model', m, '--aggregate', 'median', 'data/fixtures/nih_cxr14_00000001_000.png'], /'aggregate' must be one of vote, mean/],
+    [['sample', '--model', m, '--class', 'cat', '--out', path.join(dir, 'x.png')], /unknown class 'cat'; the model's classes are: normal, pneumonia/],
+    [['classify', '--model', path.join(dir, 'nope'), 'data/fixtures/nih_cxr14_00000001_000.png'], /does not exist/],
+    [['evaluate', '--model', m, '--data', 'data/breastmnist.npz', '--limit', '2', '--n', '1', '--out', path.join(dir, 'r2')], /classes \(normal, pneumonia\) differ from the data's \(malignant, normal\+benign\)/],
+    [['info', '--backend', 'gpu'], /unknown backend 'gpu'; allowed: auto, native, wasm, cpu/],
+  ];
+  const bad = path.join(dir, 'corrupt.png');
+  fs.writeFileSync(bad, 'not a png at all');
+  cases.push([['classify', '--model', m, bad], new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)]);
+  for (const [args, re] of cases) {
+    const r = run(...args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.err, re, `${args.join(' ')} → ${r.err}`);
+  }
+});
