@@ -12,7 +12,7 @@
 //   fused activations (exp-based)     5e-5
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { describe, test, after } from 'node:test';
+import { describe, test } from 'node:test';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { loadNativeAddon, nativeStats, NATIVE_KERNELS } from '../../src/runtime/native.ts';
 import { FALLBACK_KERNEL_FUNCS } from '../../src/runtime/wasm_kernels.ts';
@@ -422,5 +422,3 @@ describe('native addon', () => {
     }
   });
 });
-
-after(() => { /* keep the process from lingering on OMP threads */ });
