@@ -1,10 +1,14 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
 import { loadTrainedModel, type TrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName } from '../data/index.ts';
 import { writeReport, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
-import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
+import { explainImages, explanationTable } from '../explain/index.ts';
+import { explainSettings } from './explain.ts';
 import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
@@ -76,6 +80,10 @@ export function evaluateCommand(): Command {
     .option('--limit <k>', 'only the first k images of the split', intOption('--limit', 1))
     .option('--out <dir>', 'report folder', 'report')
     .option('--json', "print report.json's summary to stdout")
+    .option('--explain <k>', 'add counterfactual explanations of the first k images (and their flip rate) to the report', intOption('--explain', 0), 0)
+    .option('--t <x>', 'explanations: noise level in (0, 1)', floatOption('--t'))
+    .option('--cfg <w>', 'explanations: guidance weight', floatOption('--cfg'))
+    .option('--quality <q>', 'explanations: fast or full', 'fast')
     .addHelpText('after', `
 Examples:
   meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --split test --json
@@ -84,10 +92,29 @@ Examples:
 `)
     .action(async (o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
+      let explainStats: Record<string, number> | null = null;
       const summary = await evaluateModel({
         model: o.model as string, data: o.data as string, split: o.split as string, limit: o.limit as number | undefined,
         out: o.out as string, weights: weightsFrom(o), classify: classifyConfigFrom(o), quiet: Boolean(o.json),
+        extraSections: (o.explain as number) > 0 ? async (tm, images) => {
+          const k = Math.min(o.explain as number, images.length / (tm.imageSize * tm.imageSize * tm.channels));
+          const t0 = performance.now();
+          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { seed: o.seed as number } });
+          const seconds = (performance.now() - t0) / 1000;
+          const flips = es.filter((e) => e.flipped).length;
+          const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;
+          explainStats = { images: k, flipRate: flips / k, meanAbsDiff: mean((e) => e.proximity.meanAbsDiff), fractionChanged: mean((e) => e.proximity.fractionChanged), secondsPerImage: seconds / k };
+          const html = `<p>Flip rate (the counterfactual is classified as its target class): <b>${(100 * flips / k).toFixed(1)}%</b> of ${k}; mean |Δ| ${explainStats.meanAbsDiff.toFixed(3)}; ${(100 * explainStats.fractionChanged).toFixed(1)}% of pixels changed by > 0.1; ${explainStats.secondsPerImage.toFixed(2)} s per image.</p>`
+            + await explanationTable(es, tm.classNames, Array.from({ length: k }, (_, i) => `${o.split as string}/${i}`));
+          return [{ title: 'Counterfactual explanations', html }];
+        } : undefined,
       });
+      if (explainStats) {
+        // report.json also carries the explanation figures (writeReport only knows about the HTML section)
+        const file = path.resolve(o.out as string, 'report.json');
+        const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+        writeFileAtomic(file, JSON.stringify({ ...json, explanations: explainStats }, null, 2) + '\n');
+      }
       const primary = summary[summary.primary];
       const brief = {
         accuracy: primary.accuracy, balancedAccuracy: primary.balancedAccuracy, macroF1: primary.macroF1, auroc: primary.auroc,
@@ -98,6 +125,7 @@ Examples:
         accuracyAfterRemoving: Object.fromEntries(summary.uncertainty.curve.map((p) => [p.fraction.toFixed(2), p.accuracy])),
         errorDetectionAuroc: summary.uncertainty.errorDetectionAuroc,
         confusionMatrix: primary.confusionMatrix, timing: summary.timing, report: path.resolve(o.out as string, 'report.html'),
+        ...(explainStats ? { explanations: explainStats } : {}),
       };
       if (o.json) {
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
@@ -111,6 +139,8 @@ Examples:
       }
       const at = (f: number) => summary.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy ?? NaN;
       process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${pct(at(0.1))} / ${pct(at(0.25))} / ${pct(at(0.45))}\n`);
+      const ex = explainStats as Record<string, number> | null;
+      if (ex) process.stdout.write(`  counterfactual flip rate ${pct(ex.flipRate)} of ${ex.images}, mean |Δ| ${ex.meanAbsDiff!.toFixed(3)}\n`);
       process.stdout.write(`report: ${path.resolve(o.out as string, 'report.html')}\n`);
     });
 }

@@ -4,6 +4,7 @@ import { trainCommand } from './train.ts';
 import { sampleCommand } from './sample.ts';
 import { classifyCommand } from './classify.ts';
 import { evaluateCommand } from './evaluate.ts';
+import { explainCommand } from './explain.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(sampleCommand());
   program.addCommand(classifyCommand());
   program.addCommand(evaluateCommand());
+  program.addCommand(explainCommand());
   return program;
 }
 

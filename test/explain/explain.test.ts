@@ -1,0 +1,66 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, tf } from '../helpers.ts';
+import { S, oracle, asModel, noisyImages, templates } from '../oracle.ts';
+import { counterfactuals, explainImages, differenceMap, proximity, explanationGridPng, validateExplainConfig } from '../../src/explain/index.ts';
+import { createDenoiser } from '../../src/models/index.ts';
+
+before(setup);
+
+test('with an oracle denoiser the counterfactual becomes the target class, flips and shows the difference', () => {
+  const m = oracle();
+  const { images } = noisyImages(4);
+  const es = explainImages(asModel(m), images, 4, { explain: { steps: 6, guidance: 0 }, classify: { n: 9 } });
+  const t = templates();
+  for (const [i, e] of es.entries()) {
+    assert.equal(e.factual, i % 2);
+    assert.equal(e.target, 1 - (i % 2));
+    assert.ok(e.flipped, `image ${i} should flip`);
+    // the counterfactual is (close to) the other template: its mean |Δ| to the input is large
+    let err = 0;
+    for (let j = 0; j < S * S; j++) err += Math.abs(e.reconstructions[e.target]![j]! - t[e.target]![j]!);
+    assert.ok(err / (S * S) < 0.05, `counterfactual off its template by ${err / (S * S)}`);
+    assert.ok(e.proximity.meanAbsDiff > 0.5);
+    // signed map: left/right halves swap, so the difference has both signs
+    assert.ok(e.signed && Math.min(...e.difference) < -0.5 && Math.max(...e.difference) > 0.5);
+  }
+  m.dispose();
+});
+
+test('counterfactuals are deterministic for a seed and independent of the chunk size', () => {
+  const model = createDenoiser({ preset: 'tiny' }, 4);
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 5))); });
+  const { images } = noisyImages(3);
+  const cfg = { steps: 3, seed: 7 };
+  const a = counterfactuals(asModel(model), images, 3, cfg), b = counterfactuals(asModel(model), images, 3, cfg, undefined, 2);
+  const c = counterfactuals(asModel(model), images, 3, { ...cfg, seed: 8 });
+  for (let i = 0; i < 3; i++) for (let k = 0; k < 2; k++) {
+    const x = a[i]!.reconstructions[k]!, y = b[i]!.reconstructions[k]!;
+    for (let j = 0; j < x.length; j++) assert.ok(Math.abs(x[j]! - y[j]!) < 1e-5);
+  }
+  assert.notDeepEqual([...a[0]!.reconstructions[0]!], [...c[0]!.reconstructions[0]!]);
+  model.dispose();
+});
+
+test('difference maps, proximity and the panel grid', async () => {
+  assert.deepEqual([...differenceMap(Float32Array.of(0, 1), Float32Array.of(0.5, -1), 1)], [0.5, -2]);
+  assert.deepEqual([...differenceMap(Float32Array.of(0, 0, 0, 1, 1, 1), Float32Array.of(0.3, -0.3, 0, 1, 1, 0.7), 3)].map((v) => +v.toFixed(4)), [0.2, 0.1]);
+  const p = proximity(Float32Array.of(0, 0, 0, 0), Float32Array.of(0.05, 0.2, -0.5, 0));
+  assert.ok(Math.abs(p.meanAbsDiff - 0.1875) < 1e-7);
+  assert.equal(p.fractionChanged, 0.5);
+  const m = oracle();
+  const es = explainImages(asModel(m), noisyImages(1).images, 1, { explain: { steps: 2 }, classify: { n: 3 } });
+  const png = await explanationGridPng(es);
+  assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  m.dispose();
+});
+
+test('bad explanation settings are refused with the argument named', () => {
+  assert.throws(() => validateExplainConfig({ tExplain: 1.2 }, 1), /--t must be in \(0, 1\)/);
+  assert.throws(() => validateExplainConfig({ guidance: -1 }, 1), /--cfg \(guidance\) must be ≥ 0/);
+  assert.throws(() => validateExplainConfig({ steps: 0 }, 1), /--steps must be a positive integer/);
+  assert.equal(validateExplainConfig({}, 3).tExplain, 0.3);
+  const m = oracle();
+  assert.throws(() => explainImages(asModel(m), noisyImages(1).images, 1, { target: 5 }), /target class 5 out of range/);
+  m.dispose();
+});
