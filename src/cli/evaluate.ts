@@ -3,9 +3,9 @@ import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
 import { loadTrainedModel, type TrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, type ImageResult } from '../classify/index.ts';
+import { DiffusionClassifier, loadCalibration, applyCalibration, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName } from '../data/index.ts';
-import { writeReport, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
+import { writeReport, summarize, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { explainImages, explanationTable } from '../explain/index.ts';
 import { explainSettings } from './explain.ts';
@@ -22,10 +22,12 @@ export interface EvaluateOptions {
   classify: ReturnType<typeof classifyConfigFrom>;
   extraSections?: (tm: TrainedModel, images: Float32Array, results: ImageResult[]) => Promise<ReportSection[]>;
   quiet?: boolean;
+  /** false: ignore a stored calibration. */
+  calibration?: boolean;
 }
 
 /** Classify a split of a data set with a trained model and write the report. */
-export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary> {
+export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary & { calibrated: Record<string, unknown> | null }> {
   const tm = loadTrainedModel(o.model, { weights: o.weights });
   try {
     const split = parseSplitName(o.split);
@@ -57,7 +59,19 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary> 
       entropy: r.entropy, meanErrors: r.meanErrors, errors: r.errors, pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
     }));
     const passes = results.reduce((a, r) => a + r.forwardPasses, 0);
-    return await writeReport(o.out, {
+    // Calibrated decisions (threshold fitted on validation data by `meddiff calibrate`), beside the plain vote.
+    const cal = o.calibration === false ? null : loadCalibration(tm.dir);
+    const sections: ReportSection[] = [];
+    let calibrated: Record<string, unknown> | null = null;
+    if (cal) {
+      const m = summarize(records.map((r) => ({ ...r, votePred: applyCalibration(cal, r.shares) })), tm.classNames.length).vote;
+      calibrated = { calibration: cal, accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, sensitivity: m.sensitivity, specificity: m.specificity, confusionMatrix: m.confusionMatrix };
+      const pc = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+      sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}); never on the evaluated data.</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
+        + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>' });
+    }
+    if (o.extraSections) sections.push(...await o.extraSections(tm, images, results));
+    const summary = await writeReport(o.out, {
       records, classNames: tm.classNames,
       model: { path: path.resolve(o.model), weights: tm.weights, step: tm.step, parameters: tm.model.parameterCount(), config: o.model },
       settings: {
@@ -65,8 +79,13 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary> 
         times: clf.cfg.times, limit: o.limit ?? null,
         timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
       },
-      extraSections: o.extraSections ? await o.extraSections(tm, images, results) : undefined,
+      extraSections: sections,
     });
+    if (calibrated) {
+      const file = path.join(o.out, 'report.json');
+      writeFileAtomic(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), calibrated }, null, 2) + '\n');
+    }
+    return Object.assign(summary, { calibrated });
   } finally {
     tm.model.dispose();
   }
@@ -126,6 +145,7 @@ Examples:
         errorDetectionAuroc: summary.uncertainty.errorDetectionAuroc,
         confusionMatrix: primary.confusionMatrix, timing: summary.timing, report: path.resolve(o.out as string, 'report.html'),
         ...(explainStats ? { explanations: explainStats } : {}),
+        ...(summary.calibrated ? { calibrated: summary.calibrated } : {}),
       };
       if (o.json) {
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');

@@ -5,6 +5,7 @@ import { sampleCommand } from './sample.ts';
 import { classifyCommand } from './classify.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { explainCommand } from './explain.ts';
+import { calibrateCommand } from './calibrate.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.addCommand(classifyCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(explainCommand());
+  program.addCommand(calibrateCommand());
   return program;
 }
 

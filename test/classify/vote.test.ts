@@ -48,3 +48,18 @@ test('sign test p-values', async () => {
   // 10 of 10: 2·2^−10
   assert.ok(Math.abs(signTestP(0, 10) - 2 / 1024) < 1e-12);
 });
+
+test('vote-share threshold fitted for balanced accuracy; ties keep 0.5', async () => {
+  const { fitVoteThreshold, applyCalibration } = await import('../../src/classify/index.ts');
+  // positives have shares ≥ 0.3; one negative at 0.6: the best threshold sits between 0.2 and 0.3
+  const shares = [0.1, 0.2, 0.6, 0.3, 0.4, 0.9, 1.0];
+  const labels = [0, 0, 0, 1, 1, 1, 1];
+  const r = fitVoteThreshold(shares, labels);
+  assert.ok(r.threshold > 0.2 && r.threshold <= 0.3, `threshold ${r.threshold}`);
+  assert.ok(Math.abs(r.balancedAccuracy - (1 + 2 / 3) / 2) < 1e-12);
+  const perfect = fitVoteThreshold([0.1, 0.9], [0, 1]);
+  assert.equal(perfect.threshold, 0.5);
+  const cal = { kind: 'vote-share-threshold' as const, positive: 1, threshold: 0.25, fittedOn: { split: 'val', images: 7, n: 11, balancedAccuracy: 0, uncalibratedBalancedAccuracy: 0 } };
+  assert.equal(applyCalibration(cal, [0.7, 0.3]), 1);
+  assert.equal(applyCalibration(cal, [0.8, 0.2]), 0);
+});
