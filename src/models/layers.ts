@@ -22,6 +22,16 @@ export class Linear {
     const y = tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, bias: this.bias ?? undefined });
     return x.rank === 2 ? y : tf.reshape(y, [...lead, this.outFeatures]);
   }
+
+  /** x · W[:, from:from+count] + b[from:from+count]: one slice of a packed projection (e.g. q of
+   * qkv) without slicing the (much larger) output, which costs a strided copy on wasm. */
+  applyColumns(x: Tensor, from: number, count: number): Tensor {
+    const lead = x.shape.slice(0, -1);
+    const w = tf.slice(this.weight, [0, from], [this.inFeatures, count]) as tf.Tensor2D;
+    const b = this.bias ? tf.slice(this.bias, [from], [count]) : undefined;
+    const y = tf.fused.matMul({ a: tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D, b: w, bias: b });
+    return tf.reshape(y, [...lead, count]);
+  }
 }
 
 export class Conv2d {
@@ -43,7 +53,7 @@ export class Conv2d {
       const y = tf.fused.matMul({ a: tf.reshape(x, [-1, this.inChannels]) as tf.Tensor2D, b: tf.reshape(this.weight, [this.inChannels, this.outChannels]) as tf.Tensor2D, bias: this.bias });
       return tf.reshape(y, [b!, h!, w!, this.outChannels]);
     }
-    return tf.add(tf.conv2d(x as tf.Tensor4D, this.weight as tf.Tensor4D, stride, 'same'), this.bias);
+    return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: this.weight as tf.Tensor4D, strides: stride, pad: 'same', bias: this.bias });
   }
 }
 
@@ -80,12 +90,11 @@ export class Attention {
     this.out = new Linear(p, `${name}.out`, channels, channels, { zeroInit: true });
   }
 
-  /** [B, T, n·C] → n tensors [B·heads, T, headDim]. Only rank-4 transposes: wasm's rank-5
-   * transpose is ~20× slower per element. */
-  private split(x: Tensor, n: number): Tensor[] {
+  /** [B, T, C] → [B·heads, T, headDim]. Only rank-4 transposes: wasm's rank-5 transpose is
+   * ~20× slower per element. */
+  private heads_(x: Tensor): Tensor {
     const [b, t] = x.shape;
-    const parts = n === 1 ? [x] : tf.split(x, n, 2);
-    return parts.map((p) => tf.reshape(tf.transpose(tf.reshape(p, [b!, t!, this.heads, this.headDim]), [0, 2, 1, 3]), [b! * this.heads, t!, this.headDim]));
+    return tf.reshape(tf.transpose(tf.reshape(x, [b!, t!, this.heads, this.headDim]), [0, 2, 1, 3]), [b! * this.heads, t!, this.headDim]);
   }
 
   apply(x: Tensor, context?: Tensor): Tensor {
@@ -93,10 +102,11 @@ export class Attention {
     let q: Tensor, k: Tensor, v: Tensor;
     if (this.q) {
       if (!context) throw new Error('cross-attention needs a context');
-      [q] = this.split(this.q.apply(x), 1) as [Tensor];
-      [k, v] = this.split(this.kv.apply(context), 2) as [Tensor, Tensor];
+      q = this.heads_(this.q.apply(x));
+      k = this.heads_(this.kv.applyColumns(context, 0, this.channels));
+      v = this.heads_(this.kv.applyColumns(context, this.channels, this.channels));
     } else {
-      [q, k, v] = this.split(this.kv.apply(x), 3) as [Tensor, Tensor, Tensor];
+      [q, k, v] = [0, 1, 2].map((i) => this.heads_(this.kv.applyColumns(x, i * this.channels, this.channels))) as [Tensor, Tensor, Tensor];
     }
     const scores = tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 1 / Math.sqrt(this.headDim));
     const o = tf.matMul(tf.softmax(scores), v as tf.Tensor3D); // [B·h, T, d]

@@ -184,3 +184,39 @@ export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, groups: number
   });
   return (op as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor)(x, gamma, beta);
 }
+
+/**
+ * wasm's Sum transposes the input first whenever the reduced axes are not the innermost ones, which
+ * made bias gradients (a sum over N, H, W of an NHWC tensor) one of the costliest ops of a training
+ * step. The column-sum case is done here in one pass; every other case goes to the original kernel.
+ */
+export function registerColumnSum(): string[] {
+  const original = tf.getKernel('Sum', 'wasm');
+  if (!original) return [];
+  tf.unregisterKernel('Sum', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Sum', backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const x = (inputs as Record<string, tf.TensorInfo>).x!;
+      const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const rank = x.shape.length;
+      const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+      const columnSum = x.dtype === 'float32' && rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
+      if (!columnSum) return original.kernelFunc(args);
+      const be = backend as unknown as HeapBackend;
+      const C = x.shape[rank - 1]!;
+      const R = x.shape.reduce((a, b) => a * b, 1) / C;
+      const out = be.makeOutput(keepDims ? [...new Array<number>(rank - 1).fill(1), C] : [C], 'float32');
+      const X = f32(be, x), Y = f32(be, out);
+      const acc = new Float64Array(C);
+      for (let r = 0; r < R; r++) {
+        const row = r * C;
+        for (let c = 0; c < C; c++) acc[c]! += X[row + c]!;
+      }
+      Y.set(acc);
+      return out;
+    },
+  });
+  return ['Sum (column sums)'];
+}

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { tf } from './tf.ts';
 import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './native.ts';
 import { registerWasmFallbackKernels } from './wasm_kernels.ts';
-import { registerFusedKernels, type GroupNormAddon } from './fused.ts';
+import { registerFusedKernels, registerColumnSum, type GroupNormAddon } from './fused.ts';
 
 export { tf } from './tf.ts';
 export type { Tensor, Variable } from './tf.ts';
@@ -100,6 +100,7 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
       }
     }
   }
+  if (backend !== 'cpu') fallbackKernels.push(...registerColumnSum());
   if (backend !== 'cpu') fallbackKernels.push(...registerFusedKernels(backend === 'native' ? (nativeAddon as unknown as GroupNormAddon) : null));
   const simd = backend !== 'cpu' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   current = {

@@ -46,3 +46,13 @@ test('fused GroupNorm leaks no tensors through a gradient step', () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, g, b]);
 });
+
+test('column sums (bias gradients) match the reference; other reductions are unchanged', async () => {
+  const cases: [number[], number[] | number, boolean][] = [[[4, 5, 6, 7], [0, 1, 2], false], [[3, 9], 0, true], [[2, 3, 4], [1, 0], false], [[2, 3, 4], [2], false], [[2, 3, 4], [0, 2], true], [[5], 0, false]];
+  const run = () => cases.map(([shape, axis, keep]) => tf.tidy(() => tf.sum(tf.randomNormal(shape, 0, 1, 'float32', 3), axis, keep).dataSync().slice()));
+  const got = run();
+  await tf.setBackend('cpu');
+  const ref = run();
+  await tf.setBackend(active);
+  got.forEach((g, i) => assert.ok(relErr(g, ref[i]!) < 1e-5, `case ${i}`));
+});
