@@ -6,6 +6,7 @@ import { classifyCommand } from './classify.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { explainCommand } from './explain.ts';
 import { calibrateCommand } from './calibrate.ts';
+import { exportCommand } from './export.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(explainCommand());
   program.addCommand(calibrateCommand());
+  program.addCommand(exportCommand());
   return program;
 }
 
