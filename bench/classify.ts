@@ -4,7 +4,7 @@
 import { initRuntime } from '../src/runtime/index.ts';
 import { loadTrainedModel } from '../src/train/index.ts';
 import { DiffusionClassifier, type ClassifyConfig } from '../src/classify/index.ts';
-import { openDataset } from '../src/data/index.ts';
+import { openDataset, stackSplit } from '../src/data/index.ts';
 import { machine, writeResult } from './common.ts';
 
 const args = process.argv.slice(2);
@@ -14,13 +14,7 @@ const modelDir = opt('model', 'models/pneumoniamnist-unet');
 const limit = Number(opt('limit', '100')), n = Number(opt('n', '51'));
 const tm = loadTrainedModel(modelDir);
 const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split: 'test' });
-const split = ds.split('test');
-// an even spread over the split (the archive's test split is not shuffled)
-const count = Math.min(limit, split.size);
-const idx = Array.from({ length: count }, (_, i) => Math.floor((i * split.size) / count));
-const px = tm.imageSize * tm.imageSize * tm.channels;
-const images = new Float32Array(count * px);
-const labels = idx.map((j, i) => { const s = split.get(j); images.set(s.image, i * px); return s.label; });
+const { images, labels, count } = stackSplit(ds.split('test'), { limit, spread: true });
 
 const rows: Record<string, unknown>[] = [];
 const runs: [string, Partial<ClassifyConfig>][] = [

@@ -4,7 +4,7 @@
 import { initRuntime } from '../src/runtime/index.ts';
 import { loadTrainedModel } from '../src/train/index.ts';
 import { explainImages, EXPLAIN_QUALITY } from '../src/explain/index.ts';
-import { openDataset } from '../src/data/index.ts';
+import { openDataset, stackSplit } from '../src/data/index.ts';
 import { machine, writeResult } from './common.ts';
 
 const args = process.argv.slice(2);
@@ -15,11 +15,7 @@ const limit = Number(opt('limit', '10'));
 const quality = opt('quality', 'fast') as 'fast' | 'full';
 const tm = loadTrainedModel(modelDir);
 const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split: 'test' });
-const split = ds.split('test');
-const count = Math.min(limit, split.size);
-const px = tm.imageSize * tm.imageSize * tm.channels;
-const images = new Float32Array(count * px);
-for (let i = 0; i < count; i++) images.set(split.get(Math.floor((i * split.size) / count)).image, i * px);
+const { images, count } = stackSplit(ds.split('test'), { limit, spread: true });
 const t = performance.now();
 const es = explainImages(tm, images, count, { explain: EXPLAIN_QUALITY[quality] });
 const sec = (performance.now() - t) / 1000;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, fitVoteThreshold, saveCalibration, type Calibration } from '../classify/index.ts';
-import { openDataset, parseSplitName } from '../data/index.ts';
+import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { balancedAccuracy } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
@@ -28,12 +28,7 @@ Examples:
       if (tm.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${tm.classNames.length}`);
       const ds = await openDataset(o.data as string, { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split });
       if (ds.classNames.join('\n') !== tm.classNames.join('\n')) throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
-      const s = ds.split(split);
-      const count = o.limit ? Math.min(o.limit as number, s.size) : s.size;
-      const [h, w, c] = s.shape;
-      const images = new Float32Array(count * h * w * c);
-      const labels: number[] = [];
-      for (let i = 0; i < count; i++) { const x = s.get(i); images.set(x.image, i * h * w * c); labels.push(x.label); }
+      const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit as number | undefined });
       const clf = new DiffusionClassifier(tm, { ...classifyConfigFrom(o), keepErrors: false });
       const progress = new Progress(`calibrate ${split}`, count);
       const r = clf.classify(images, count, (p) => progress.update(p.done, `${p.forwardPasses} forward passes`));

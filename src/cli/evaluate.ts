@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
 import { loadTrainedModel, type TrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, loadCalibration, applyCalibration, type ImageResult } from '../classify/index.ts';
-import { openDataset, parseSplitName } from '../data/index.ts';
+import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { writeReport, summarize, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { explainImages, explanationTable } from '../explain/index.ts';
@@ -36,18 +36,9 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
     if (ds.classNames.join('\n') !== tm.classNames.join('\n')) {
       throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); evaluate on data with the same classes`);
     }
-    const s = ds.split(split);
-    const count = o.limit ? Math.min(o.limit, s.size) : s.size;
+    const { images, labels, ids: rawIds, count } = stackSplit(ds.split(split), { limit: o.limit });
     if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
-    const [h, w, c] = s.shape;
-    const images = new Float32Array(count * h * w * c);
-    const labels: number[] = [], ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const x = s.get(i);
-      images.set(x.image, i * h * w * c);
-      labels.push(x.label);
-      ids.push(x.path ? path.relative(process.cwd(), x.path) : `${split}/${i}`);
-    }
+    const ids = rawIds.map((id) => (path.isAbsolute(id) ? path.relative(process.cwd(), id) : id));
     const clf = new DiffusionClassifier(tm, { ...o.classify, keepErrors: true });
     const progress = o.quiet ? null : new Progress(`evaluate ${split}`, count);
     const t0 = performance.now();

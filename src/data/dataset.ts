@@ -223,3 +223,25 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   return makeDataset({ kind: listing.kind, source: listing.source, classNames: listing.classNames, imageSize: size,
     channels: channels ?? 1, fingerprint: h.digest('hex').slice(0, 16), skipped, splits: [...parts.keys()] }, parts);
 }
+
+export interface StackedSplit { images: Float32Array; labels: number[]; ids: string[]; count: number }
+
+/**
+ * Samples of a split as one NHWC array: the first `limit`, or `spread` of them evenly spaced over
+ * the split (archive splits are often sorted by class), or exactly `indices`.
+ */
+export function stackSplit(split: DataSplit, opts: { limit?: number; spread?: boolean; indices?: number[] } = {}): StackedSplit {
+  const n = opts.limit ? Math.min(opts.limit, split.size) : split.size;
+  const idx = opts.indices ?? Array.from({ length: n }, (_, i) => (opts.spread ? Math.floor((i * split.size) / n) : i));
+  const [h, w, c] = split.shape;
+  const px = h * w * c;
+  const images = new Float32Array(idx.length * px);
+  const labels: number[] = [], ids: string[] = [];
+  idx.forEach((j, i) => {
+    const s = split.get(j);
+    images.set(s.image, i * px);
+    labels.push(s.label);
+    ids.push(s.path ?? `${split.name}/${j}`);
+  });
+  return { images, labels, ids, count: idx.length };
+}

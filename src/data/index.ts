@@ -12,7 +12,7 @@ export { scanImageFolder, type FileListing, type LabeledFile, type ScanOptions }
 export { readCsvManifest, parseCsv, type CsvOptions, type CsvRecord } from './csv.ts';
 export { stratifiedSplit, balanceIndices, classCounts, parseSplitName, SPLITS, type SplitName, type SplitOptions, type BalanceMode } from './split.ts';
 export {
-  openDataset, detectKind,
-  type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind,
+  openDataset, detectKind, stackSplit,
+  type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind, type StackedSplit,
 } from './dataset.ts';
 export { BatchStream, type Batch, type BatchPosition, type BatchSource, type BatchStreamOptions } from './batches.ts';

@@ -3,8 +3,8 @@
 // predicted class is the "factual" one; the difference to another class's reconstruction shows
 // what the model would change to make the image that class.
 import { tf } from '../runtime/index.ts';
-import { Rng, alphaSigma, haarForward, haarInverse, logSnr, sample, type ScheduleConfig, type SamplerKind } from '../diffusion/index.ts';
-import type { Denoiser } from '../models/index.ts';
+import { Rng, alphaSigma, haarForward, haarInverse, logSnr, sample, type SamplerKind } from '../diffusion/index.ts';
+import type { ClassifierModel } from '../classify/index.ts';
 
 export interface ExplainConfig {
   /** Noise level to start from: 0.5 for grayscale (chest X-ray), 0.3 for colour (skin) in the paper. */
@@ -36,14 +36,8 @@ export function validateExplainConfig(partial: Partial<ExplainConfig>, channels:
   return c;
 }
 
-export interface ExplainModel {
-  model: Denoiser;
-  classNames: string[];
-  imageSize: number;
-  channels: number;
-  haarScale: 'orthonormal' | 'half';
-  schedule: ScheduleConfig;
-}
+/** What explaining needs of a trained model: the same as classifying. */
+export type ExplainModel = ClassifierModel;
 
 export interface Counterfactuals {
   /** Reconstruction per class, pixel space HWC in [−1, 1] (clipped), index = class. */

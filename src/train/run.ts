@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDenoiser, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
-import { openDataset, BatchStream, medmnistStem, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
+import { openDataset, BatchStream, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
 import { Trainer, type StepMetrics, type TrainBatches, type ValidationMetrics, type ValidationRecord } from './trainer.ts';
 import { DiffusionClassifier } from '../classify/index.ts';
@@ -79,12 +79,7 @@ function contentSize(ds: Dataset, file: string, imageSize: number): number {
 function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: TrainRunOptions) {
   const every = o.valEvery ?? 500;
   if (every <= 0 || !ds.splits.includes('val') || ds.size('val') === 0) return undefined;
-  const val = ds.split('val');
-  const count = Math.min(o.valImages ?? 256, val.size);
-  const [h, w, c] = val.shape;
-  const images = new Float32Array(count * h * w * c);
-  const labels: number[] = [];
-  for (let i = 0; i < count; i++) { const s = val.get(i); images.set(s.image, i * h * w * c); labels.push(s.label); }
+  const { images, labels, count } = stackSplit(ds.split('val'), { limit: o.valImages ?? 256 });
   const K = ds.classNames.length;
   const clf = new DiffusionClassifier({
     model, classNames: ds.classNames, imageSize: ds.imageSize, channels: ds.channels, haarScale: train.haarScale,
