@@ -2,7 +2,7 @@
 // and how many forward passes early stopping saves, and at what accuracy cost (same run).
 //   npm run bench:classify [-- --model models/pneumoniamnist-unet --limit 100 --n 51]
 import { initRuntime } from '../src/runtime/index.ts';
-import { loadTrainedModel } from '../src/train/index.ts';
+import { loadTrainedModel, datasetOptionsFor } from '../src/train/index.ts';
 import { DiffusionClassifier, type ClassifyConfig } from '../src/classify/index.ts';
 import { openDataset, stackSplit } from '../src/data/index.ts';
 import { machine, writeResult } from './common.ts';
@@ -13,7 +13,7 @@ const rt = await initRuntime({});
 const modelDir = opt('model', 'models/pneumoniamnist-unet');
 const limit = Number(opt('limit', '100')), n = Number(opt('n', '51'));
 const tm = loadTrainedModel(modelDir);
-const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split: 'test' });
+const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { ...datasetOptionsFor(tm), split: 'test' });
 const { images, labels, count } = stackSplit(ds.split('test'), { limit, spread: true });
 
 const rows: Record<string, unknown>[] = [];

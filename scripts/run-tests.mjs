@@ -11,6 +11,9 @@ const sep = argv.indexOf('--');
 const backends = (sep >= 0 ? argv.slice(0, sep) : argv);
 const filters = sep >= 0 ? argv.slice(sep + 1) : [];
 if (backends.length === 0) backends.push('auto', 'wasm');
+// Without the native addon 'auto' is pure wasm: run that once, not twice.
+const nativeBuilt = fs.existsSync('native/build/Release/meddiff_native.node') && process.env.MEDDIFF_NATIVE !== '0';
+if (!nativeBuilt && backends.includes('auto') && backends.includes('wasm')) backends.splice(backends.indexOf('auto'), 1);
 
 function find(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -12,8 +12,18 @@ namespace {
 
 float* at(uint8_t* heap, double off) { return reinterpret_cast<float*>(heap + static_cast<uint64_t>(off)); }
 
+// The wasm heap; a detached buffer (the heap grew after the caller read it) would be a bug in the
+// caller, so it is refused instead of being written through.
 uint8_t* heapOf(const Napi::CallbackInfo& info) {
-  return static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  if (ab.ByteLength() == 0 || ab.Data() == nullptr) return nullptr;
+  return static_cast<uint8_t*>(ab.Data());
+}
+
+bool inBounds(const Napi::CallbackInfo& info, const double* offs, int n) {
+  const double len = static_cast<double>(info[0].As<Napi::ArrayBuffer>().ByteLength());
+  for (int i = 0; i < n; i++) if (offs[i] < 0 || offs[i] >= len) return false;
+  return true;
 }
 
 inline float sigmoidf(float h) { return 1.0f / (1.0f + std::exp(-h)); }
@@ -23,6 +33,7 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   uint8_t* heap = heapOf(info);
   const double* d = info[1].As<Napi::Float64Array>().Data();
   const double* o = info[2].As<Napi::Float64Array>().Data();
+  if (!heap || !inBounds(info, o, 5)) { Napi::Error::New(info.Env(), "groupNormForward: wasm heap detached or offset out of range").ThrowAsJavaScriptException(); return info.Env().Undefined(); }
   const int64_t N = d[0], P = d[1], C = d[2], G = d[3];
   const float eps = static_cast<float>(d[4]);
   const bool silu = d[5] != 0;
@@ -75,6 +86,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   uint8_t* heap = heapOf(info);
   const double* d = info[1].As<Napi::Float64Array>().Data();
   const double* o = info[2].As<Napi::Float64Array>().Data();
+  if (!heap || !inBounds(info, o, 8)) { Napi::Error::New(info.Env(), "groupNormBackward: wasm heap detached or offset out of range").ThrowAsJavaScriptException(); return info.Env().Undefined(); }
   const int64_t N = d[0], P = d[1], C = d[2], G = d[3];
   const bool silu = d[4] != 0;
   const float* DY = at(heap, o[0]); const float* X = at(heap, o[1]); const float* gamma = at(heap, o[2]);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
+import { balancedAccuracy } from '../eval/index.ts';
 
 export interface Calibration {
   kind: 'vote-share-threshold';
@@ -13,17 +14,11 @@ export interface Calibration {
   /** Predict `positive` when its vote share ≥ threshold. */
   threshold: number;
   fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number };
+  /** The exact weights it was fitted for (SHA-256 of the weight file); other weights ignore it. */
+  weightsSha256?: string;
 }
 
 export const CALIBRATION_FILE = 'calibration.json';
-
-function balancedAcc(labels: readonly number[], pred: (i: number) => number, positive: number): number {
-  let tp = 0, p = 0, tn = 0, q = 0;
-  labels.forEach((y, i) => {
-    if (y === positive) { p++; if (pred(i) === positive) tp++; } else { q++; if (pred(i) !== positive) tn++; }
-  });
-  return ((p ? tp / p : 0) + (q ? tn / q : 0)) / ((p ? 1 : 0) + (q ? 1 : 0) || 1);
-}
 
 /**
  * The threshold on the positive vote share that maximises balanced accuracy. Candidates are the
@@ -35,7 +30,7 @@ export function fitVoteThreshold(shares: readonly number[], labels: readonly num
   const cands = [0.5, u[0]! - 1e-9, ...u.slice(1).map((v, i) => (v + u[i]!) / 2), u.at(-1)! + 1e-9];
   let best = { threshold: 0.5, balancedAccuracy: -1 };
   for (const t of cands) {
-    const b = balancedAcc(labels, (i) => (shares[i]! >= t ? positive : 1 - positive), positive);
+    const b = balancedAccuracy(labels, labels.map((_, i) => (shares[i]! >= t ? positive : 1 - positive)), 2);
     if (b > best.balancedAccuracy + 1e-12 || (Math.abs(b - best.balancedAccuracy) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, balancedAccuracy: b };
   }
   return best;
@@ -51,13 +46,18 @@ export function saveCalibration(modelDir: string, c: Calibration): string {
   return file;
 }
 
-/** The calibration stored beside a model (its run folder or checkpoint folder), or null. */
-export function loadCalibration(modelDir: string): Calibration | null {
-  for (const f of [path.join(modelDir, CALIBRATION_FILE), path.join(modelDir, '..', CALIBRATION_FILE)]) {
-    if (!fs.existsSync(f)) continue;
-    const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Calibration;
-    if (c.kind !== 'vote-share-threshold' || !(c.threshold >= 0 && c.threshold <= 1.000001)) throw new Error(`${f}: not a meddiff calibration (kind '${c.kind}')`);
-    return c;
+/**
+ * The calibration stored in a model folder, or null. One fitted for other weights (another step,
+ * raw vs EMA) is ignored with a warning rather than applied to the wrong model.
+ */
+export function loadCalibration(modelDir: string, weightsSha256?: string, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): Calibration | null {
+  const f = path.join(modelDir, CALIBRATION_FILE);
+  if (!fs.existsSync(f)) return null;
+  const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Calibration;
+  if (c.kind !== 'vote-share-threshold' || !(c.threshold >= 0 && c.threshold <= 1.000001)) throw new Error(`${f}: not a meddiff calibration (kind '${c.kind}')`);
+  if (weightsSha256 && c.weightsSha256 && c.weightsSha256 !== weightsSha256) {
+    warn(`${f} was fitted for other weights; ignoring it (run meddiff calibrate again)`);
+    return null;
   }
-  return null;
+  return c;
 }

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadTrainedModel } from '../train/index.ts';
+import { loadTrainedModel, datasetOptionsFor } from '../train/index.ts';
 import { DiffusionClassifier, fitVoteThreshold, saveCalibration, type Calibration } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import { balancedAccuracy } from '../eval/index.ts';
+import { balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
@@ -26,20 +26,22 @@ Examples:
       if (split === 'test') throw new Error('--split test: calibrating on the test split would leak it into the reported results; use val');
       const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
       if (tm.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${tm.classNames.length}`);
-      const ds = await openDataset(o.data as string, { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split });
+      const ds = await openDataset(o.data as string, { ...datasetOptionsFor(tm), split });
       if (ds.classNames.join('\n') !== tm.classNames.join('\n')) throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
-      const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit as number | undefined });
+      const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit as number | undefined, spread: true });
       const clf = new DiffusionClassifier(tm, { ...classifyConfigFrom(o), keepErrors: false });
       const progress = new Progress(`calibrate ${split}`, count);
       const r = clf.classify(images, count, (p) => progress.update(p.done, `${p.forwardPasses} forward passes`));
       progress.stop();
-      const fit = fitVoteThreshold(r.map((x) => x.shares[1]!), labels, 1);
+      const positive = defaultPositiveClass(tm.classNames);
+      const fit = fitVoteThreshold(r.map((x) => x.shares[positive]!), labels, positive);
       const cal: Calibration = {
-        kind: 'vote-share-threshold', positive: 1, threshold: fit.threshold,
+        kind: 'vote-share-threshold', positive, threshold: fit.threshold,
         fittedOn: { split, images: count, n: clf.cfg.n, balancedAccuracy: fit.balancedAccuracy, uncalibratedBalancedAccuracy: balancedAccuracy(labels, r.map((x) => x.votePred), 2) },
       };
-      const file = saveCalibration(o.model as string, cal);
-      process.stdout.write(`threshold on '${tm.classNames[1]}' vote share: ${fit.threshold.toFixed(3)} (balanced accuracy on ${split}: ${(100 * cal.fittedOn.uncalibratedBalancedAccuracy).toFixed(1)}% → ${(100 * fit.balancedAccuracy).toFixed(1)}%)\nwrote ${path.resolve(file)}\n`);
+      cal.weightsSha256 = tm.weightsSha256;
+      const file = saveCalibration(tm.dir, cal);
+      process.stdout.write(`threshold on '${tm.classNames[positive]}' vote share: ${fit.threshold.toFixed(3)} (balanced accuracy on ${split}: ${(100 * cal.fittedOn.uncalibratedBalancedAccuracy).toFixed(1)}% → ${(100 * fit.balancedAccuracy).toFixed(1)}%)\nwrote ${path.resolve(file)}\n`);
       tm.model.dispose();
     });
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, type ClassifyConfig } from '../classify/index.ts';
+import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -53,8 +53,10 @@ Examples:
       const results = clf.classify(batch, images.length, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
       progress?.stop();
       const seconds = (performance.now() - t0) / 1000;
+      const cal = clf.cfg.aggregate === 'vote' ? loadCalibration(tm.dir, tm.weightsSha256) : null;
+      const decide = (r: (typeof results)[number]) => (cal ? applyCalibration(cal, r.shares) : r.predicted);
       const rows = results.map((r, i) => ({
-        file: images[i]!, prediction: tm.classNames[r.predicted]!, voteShare: r.shares[r.predicted]!, entropy: r.entropy,
+        file: images[i]!, prediction: tm.classNames[decide(r)]!, calibrated: Boolean(cal), voteShare: r.shares[decide(r)]!, entropy: r.entropy,
         votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
         meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),
         votePrediction: tm.classNames[r.votePred]!, meanPrediction: tm.classNames[r.meanPred]!,
@@ -70,6 +72,7 @@ Examples:
         const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
         process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
       }
+      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data)\n`);
       process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
       tm.model.dispose();
     });

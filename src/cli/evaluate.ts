@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
-import { loadTrainedModel, type TrainedModel } from '../train/index.ts';
+import { loadTrainedModel, datasetOptionsFor, type TrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, loadCalibration, applyCalibration, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import { writeReport, summarize, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
+import { writeReport, summarize, defaultPositiveClass, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { explainImages, explanationTable } from '../explain/index.ts';
 import { explainSettings } from './explain.ts';
@@ -24,6 +24,8 @@ export interface EvaluateOptions {
   quiet?: boolean;
   /** false: ignore a stored calibration. */
   calibration?: boolean;
+  /** Positive ('finding') class name for sensitivity/specificity/AUROC; default: the non-normal class. */
+  positive?: string;
 }
 
 /** Classify a split of a data set with a trained model and write the report. */
@@ -32,11 +34,11 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
   try {
     const split = parseSplitName(o.split);
     if (!split) throw new Error(`--split must be train, val or test, got '${o.split}'`);
-    const ds = await openDataset(o.data, { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, split });
+    const ds = await openDataset(o.data, { ...datasetOptionsFor(tm), split });
     if (ds.classNames.join('\n') !== tm.classNames.join('\n')) {
       throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); evaluate on data with the same classes`);
     }
-    const { images, labels, ids: rawIds, count } = stackSplit(ds.split(split), { limit: o.limit });
+    const { images, labels, ids: rawIds, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
     if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
     const ids = rawIds.map((id) => (path.isAbsolute(id) ? path.relative(process.cwd(), id) : id));
     const clf = new DiffusionClassifier(tm, { ...o.classify, keepErrors: true });
@@ -50,20 +52,25 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
       entropy: r.entropy, meanErrors: r.meanErrors, errors: r.errors, pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
     }));
     const passes = results.reduce((a, r) => a + r.forwardPasses, 0);
+    let positive = defaultPositiveClass(tm.classNames);
+    if (o.positive !== undefined) {
+      positive = tm.classNames.indexOf(o.positive);
+      if (positive < 0) throw new Error(`--positive '${o.positive}' is not a class of the model (${tm.classNames.join(', ')})`);
+    }
     // Calibrated decisions (threshold fitted on validation data by `meddiff calibrate`), beside the plain vote.
-    const cal = o.calibration === false ? null : loadCalibration(tm.dir);
+    const cal = o.calibration === false ? null : loadCalibration(tm.dir, tm.weightsSha256);
     const sections: ReportSection[] = [];
     let calibrated: Record<string, unknown> | null = null;
     if (cal) {
-      const m = summarize(records.map((r) => ({ ...r, votePred: applyCalibration(cal, r.shares) })), tm.classNames.length).vote;
+      const m = summarize(records.map((r) => ({ ...r, votePred: applyCalibration(cal, r.shares) })), tm.classNames.length, { positive }).vote;
       calibrated = { calibration: cal, accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, sensitivity: m.sensitivity, specificity: m.specificity, confusionMatrix: m.confusionMatrix };
       const pc = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
       sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}); never on the evaluated data.</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
-        + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>' });
+        + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length, { positive }).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>' });
     }
     if (o.extraSections) sections.push(...await o.extraSections(tm, images, results));
     const summary = await writeReport(o.out, {
-      records, classNames: tm.classNames,
+      records, classNames: tm.classNames, positive,
       model: { path: path.resolve(o.model), weights: tm.weights, step: tm.step, parameters: tm.model.parameterCount(), config: o.model },
       settings: {
         N: clf.cfg.n, aggregate: clf.cfg.aggregate, seed: clf.cfg.seed, split, data: path.resolve(o.data), earlyStop: clf.cfg.earlyStop,
@@ -90,6 +97,7 @@ export function evaluateCommand(): Command {
     .option('--limit <k>', 'only the first k images of the split', intOption('--limit', 1))
     .option('--out <dir>', 'report folder', 'report')
     .option('--json', "print report.json's summary to stdout")
+    .option('--positive <class>', "the 'finding' class for sensitivity/specificity/AUROC (default: the class that is not normal/benign)")
     .option('--explain <k>', 'add counterfactual explanations of the first k images (and their flip rate) to the report', intOption('--explain', 0), 0)
     .option('--t <x>', 'explanations: noise level in (0, 1)', floatOption('--t'))
     .option('--cfg <w>', 'explanations: guidance weight', floatOption('--cfg'))
@@ -105,11 +113,11 @@ Examples:
       let explainStats: Record<string, number> | null = null;
       const summary = await evaluateModel({
         model: o.model as string, data: o.data as string, split: o.split as string, limit: o.limit as number | undefined,
-        out: o.out as string, weights: weightsFrom(o), classify: classifyConfigFrom(o), quiet: Boolean(o.json),
+        out: o.out as string, weights: weightsFrom(o), classify: classifyConfigFrom(o), quiet: Boolean(o.json), positive: o.positive as string | undefined,
         extraSections: (o.explain as number) > 0 ? async (tm, images) => {
           const k = Math.min(o.explain as number, images.length / (tm.imageSize * tm.imageSize * tm.channels));
           const t0 = performance.now();
-          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { seed: o.seed as number } });
+          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { ...classifyConfigFrom(o), earlyStop: 'decided' } });
           const seconds = (performance.now() - t0) / 1000;
           const flips = es.filter((e) => e.flipped).length;
           const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;

@@ -7,6 +7,7 @@ import { loadForModel } from '../classify/index.ts';
 import { explainImages, explanationGridPng, explanationPage, explanationTable, EXPLAIN_QUALITY, type ExplainConfig } from '../explain/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { classIndex } from './sample.ts';
+import { weightsFrom } from './classify.ts';
 import { Progress } from './progress.ts';
 
 export function explainSettings(o: Record<string, unknown>): Partial<ExplainConfig> {
@@ -28,6 +29,7 @@ export function explainCommand(): Command {
     .option('--steps <n>', 'denoising steps (default: 25 fast, 256 full)', intOption('--steps', 1))
     .option('--quality <q>', 'fast (25 DDIM steps, interactive) or full (256 ancestral steps, as in the paper)', 'fast')
     .option('--weights <which>', 'ema or raw', 'ema')
+    .option('--n <k>', 'noise/time pairs for the classifications (input and flip check; early stopping on)', intOption('--n', 1), 25)
     .option('--seed <n>', 'noise seed', intOption('--seed', 0), 0)
     .addHelpText('after', `
 Examples:
@@ -37,14 +39,14 @@ Examples:
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string });
       const settings = explainSettings(o);
-      const tm = loadTrainedModel(o.model as string, { weights: o.weights as 'ema' | 'raw' });
+      const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
       const target = o.target === undefined ? undefined : classIndex(o.target as string, tm.classNames);
       const px = tm.imageSize * tm.imageSize * tm.channels;
       const batch = new Float32Array(images.length * px);
       for (const [i, f] of images.entries()) batch.set(await loadForModel(f, tm), i * px);
       const progress = new Progress('explain', 1);
       const t0 = performance.now();
-      const es = explainImages(tm, batch, images.length, { explain: settings, target, classify: { seed: o.seed as number }, onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`) });
+      const es = explainImages(tm, batch, images.length, { explain: settings, target, classify: { seed: o.seed as number, n: o.n as number }, onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`) });
       progress.stop();
       const seconds = (performance.now() - t0) / 1000;
       const out = o.out as string;

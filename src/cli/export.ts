@@ -1,15 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadCheckpoint, saveCheckpoint } from '../train/index.ts';
+import { loadCheckpoint, saveCheckpoint, resolveModelDir } from '../train/index.ts';
 import { loadCalibration, saveCalibration } from '../classify/index.ts';
-
-/** Resolve a run folder to the checkpoint to ship: best/ if validation chose one, else checkpoint/. */
-function pick(dir: string): string {
-  if (fs.existsSync(path.join(dir, 'state.json'))) return dir;
-  for (const sub of ['best', 'checkpoint']) if (fs.existsSync(path.join(dir, sub, 'state.json'))) return path.join(dir, sub);
-  throw new Error(`${dir}: no checkpoint (state.json, best/ or checkpoint/)`);
-}
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -23,7 +16,7 @@ Examples:
   meddiff export --model runs/pneu --out models/pneumoniamnist-unet --fp16
 `)
     .action((o: { model: string; out: string; weights: string; fp16?: boolean }) => {
-      const dir = pick(o.model);
+      const dir = resolveModelDir(o.model);
       const ck = loadCheckpoint(dir, { optimizer: false });
       const info = (ck.state.info ?? {}) as { selectedWeights?: 'ema' | 'raw' };
       const which = o.weights === 'selected' ? (ck.ema ? 'ema' : info.selectedWeights ?? 'raw') : o.weights;
@@ -37,8 +30,13 @@ Examples:
           info: { ...(ck.state.info ?? {}), selectedWeights: which, exportedFrom: path.resolve(dir), fp16: Boolean(o.fp16) },
         },
       }, { dtype: o.fp16 ? 'F16' : undefined });
-      const cal = loadCalibration(o.model) ?? loadCalibration(dir);
-      if (cal) saveCalibration(o.out, cal);
+      // a calibration fitted for exactly these weights travels with them (the hash changes with fp16)
+      const usedFile = which === 'ema' && ck.ema ? 'ema.safetensors' : 'model.safetensors';
+      const cal = loadCalibration(dir, ck.state.files[usedFile]?.sha256);
+      if (cal) {
+        const shipped = loadCheckpoint(o.out, { optimizer: false });
+        saveCalibration(o.out, { ...cal, weightsSha256: shipped.state.files['model.safetensors']?.sha256 });
+      }
       const bytes = fs.readdirSync(o.out).reduce((a, f) => a + fs.statSync(path.join(o.out, f)).size, 0);
       process.stdout.write(`wrote ${path.resolve(o.out)} (${which} weights from step ${ck.state.step}${o.fp16 ? ', fp16' : ''}, ${(bytes / 1e6).toFixed(1)} MB${cal ? ', with calibration' : ''})\n`);
     });

@@ -2,7 +2,7 @@
 export type { PredictionRecord, Aggregate, BoxStats } from './types.ts';
 export {
   confusionMatrix, accuracy, balancedAccuracy, macroF1, perClassMetrics, perClassFromConfusion, sensitivity, specificity,
-  midranks, auroc, macroAurocOvr, classScores, summarize,
+  midranks, auroc, macroAurocOvr, classScores, summarize, defaultPositiveClass,
   type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
 } from './metrics.ts';
 export {

@@ -233,3 +233,17 @@ export function summarize(records: PredictionRecord[], K: number, opts: Summariz
     mean: aggregateMetrics(records, K, positive, 'mean'),
   };
 }
+
+const NEGATIVE_NAMES = ['normal', 'benign', 'normal+benign', 'normal, benign', 'no finding', 'healthy', 'negative', 'nv', 'nevus', 'control'];
+
+/**
+ * The "finding" class of a two-class problem, used as positive for sensitivity, specificity and
+ * AUROC: the class whose name is not a normal/benign one (BreastMNIST: malignant = 0), else class 1.
+ */
+export function defaultPositiveClass(classNames: readonly string[]): number {
+  if (classNames.length !== 2) return 1;
+  const neg = classNames.map((c) => NEGATIVE_NAMES.includes(c.trim().toLowerCase()));
+  if (neg[0] && !neg[1]) return 1;
+  if (neg[1] && !neg[0]) return 0;
+  return 1;
+}

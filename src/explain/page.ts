@@ -2,6 +2,7 @@
 import { encodePng, grid, toUint8, upscale, type RgbImage } from './images.ts';
 import { differenceImage, mapScale, overlayImage } from './panels.ts';
 import type { Explanation } from './explain.ts';
+import { escapeHtml as esc } from '../eval/index.ts';
 
 export const PANEL_TITLES = ['input', 'factual', 'counterfactual', 'difference', 'overlay'] as const;
 
@@ -23,7 +24,6 @@ export async function explanationGridPng(es: Explanation[]): Promise<Buffer> {
   return encodePng(grid(es.flatMap(explanationPanels), PANEL_TITLES.length));
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** An HTML fragment: a table with one row per image (panels as data: URIs) and the faithfulness figures. */
 export async function explanationTable(es: Explanation[], classNames: string[], ids: string[]): Promise<string> {

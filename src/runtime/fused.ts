@@ -20,11 +20,17 @@ export interface GroupNormAddon {
   groupNormBackward?(heap: ArrayBuffer, dims: Float64Array, offsets: Float64Array): void;
 }
 
-function f32(be: HeapBackend, t: tf.TensorInfo): Float32Array {
+function offset(be: HeapBackend, t: tf.TensorInfo): number {
   const off = be.dataIdMap.get(t.dataId)?.memoryOffset;
   if (off == null) throw new Error(`${GROUPNORM_KERNEL}: tensor has no wasm memory`);
+  return off >>> 0;
+}
+
+/** A view of a tensor's data on the heap; take views only after every allocation of the kernel. */
+function heapView(be: HeapBackend, t: tf.TensorInfo): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  return be.wasm.HEAPF32.subarray((off >>> 0) / 4, (off >>> 0) / 4 + n);
+  const at = offset(be, t) / 4;
+  return be.wasm.HEAPF32.subarray(at, at + n);
 }
 
 function dims(x: tf.TensorInfo, groups: number) {
@@ -119,13 +125,15 @@ export function registerFusedKernels(addon: GroupNormAddon | null): string[] {
     const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
     const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu: boolean };
     const { N, P, C, G } = dims(x!, groups);
+    // Order matters: inputs resolved, then outputs allocated (may grow the heap), then the heap read.
+    const inOffs = [x!, gamma!, beta!].map((t) => offset(be, t));
     const y = be.makeOutput([...x!.shape], 'float32');
     const stats = be.makeOutput([N, G, 2], 'float32');
     if (fwdNative) {
-      const off = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset! >>> 0;
-      fwdNative(be.wasm.HEAPF32.buffer as ArrayBuffer, Float64Array.of(N, P, C, G, eps, silu ? 1 : 0), Float64Array.of(off(x!), off(gamma!), off(beta!), off(y), off(stats)));
+      const offs = Float64Array.of(...inOffs, offset(be, y), offset(be, stats));
+      fwdNative(be.wasm.HEAPF32.buffer as ArrayBuffer, Float64Array.of(N, P, C, G, eps, silu ? 1 : 0), offs);
     } else {
-      groupNormForwardJs(f32(be, x!), f32(be, gamma!), f32(be, beta!), f32(be, y), f32(be, stats), N, P, C, G, eps, silu);
+      groupNormForwardJs(heapView(be, x!), heapView(be, gamma!), heapView(be, beta!), heapView(be, y), heapView(be, stats), N, P, C, G, eps, silu);
     }
     return [y, stats];
   });
@@ -134,15 +142,15 @@ export function registerFusedKernels(addon: GroupNormAddon | null): string[] {
     const { dy, x, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo>;
     const { groups, silu } = attrs as unknown as { groups: number; silu: boolean };
     const { N, P, C, G } = dims(x!, groups);
+    const inOffs = [dy!, x!, gamma!, beta!, stats!].map((t) => offset(be, t));
     const dx = be.makeOutput([...x!.shape], 'float32');
     const dg = be.makeOutput([C], 'float32');
     const db = be.makeOutput([C], 'float32');
     if (bwdNative) {
-      const off = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset! >>> 0;
-      bwdNative(be.wasm.HEAPF32.buffer as ArrayBuffer, Float64Array.of(N, P, C, G, silu ? 1 : 0),
-        Float64Array.of(off(dy!), off(x!), off(gamma!), off(beta!), off(stats!), off(dx), off(dg), off(db)));
+      const offs = Float64Array.of(...inOffs, offset(be, dx), offset(be, dg), offset(be, db));
+      bwdNative(be.wasm.HEAPF32.buffer as ArrayBuffer, Float64Array.of(N, P, C, G, silu ? 1 : 0), offs);
     } else {
-      groupNormBackwardJs(f32(be, dy!), f32(be, x!), f32(be, gamma!), f32(be, beta!), f32(be, stats!), f32(be, dx), f32(be, dg), f32(be, db), N, P, C, G, silu);
+      groupNormBackwardJs(heapView(be, dy!), heapView(be, x!), heapView(be, gamma!), heapView(be, beta!), heapView(be, stats!), heapView(be, dx), heapView(be, dg), heapView(be, db), N, P, C, G, silu);
     }
     return [dx, dg, db];
   });
@@ -208,7 +216,7 @@ export function registerColumnSum(): string[] {
       const C = x.shape[rank - 1]!;
       const R = x.shape.reduce((a, b) => a * b, 1) / C;
       const out = be.makeOutput(keepDims ? [...new Array<number>(rank - 1).fill(1), C] : [C], 'float32');
-      const X = f32(be, x), Y = f32(be, out);
+      const X = heapView(be, x), Y = heapView(be, out);
       const acc = new Float64Array(C);
       for (let r = 0; r < R; r++) {
         const row = r * C;

@@ -12,7 +12,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      if (typeof data === "string") fs.writeSync(fd, data); else fs.writeSync(fd, data);
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length;) {
+        const n = fs.writeSync(fd, buf, off, buf.length - off);
+        if (n <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+        off += n;
+      }
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

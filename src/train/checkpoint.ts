@@ -36,6 +36,10 @@ export interface CheckpointContents {
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
 
 export function saveCheckpoint(dir: string, c: CheckpointContents, opts: { dtype?: SafetensorsDtype } = {}): void {
+  // The swap below replaces `dir` wholesale: never do that to a folder that is not a checkpoint.
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0 && !fs.existsSync(path.join(dir, 'state.json'))) {
+    throw new Error(`${dir} exists and is not a meddiff checkpoint; choose a new or empty folder`);
+  }
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}`);

@@ -76,7 +76,7 @@ export function validateTrainConfig(partial: PartialTrainConfig = {}): TrainConf
   if (!(o.lr > 0)) fail('optimizer.lr', `must be > 0, got ${o.lr}`);
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) fail('optimizer.beta1/beta2', 'must be in [0, 1)');
   if (!(o.clipNorm >= 0)) fail('optimizer.clipNorm', `must be ≥ 0, got ${o.clipNorm}`);
-  int('steps', o.warmupSteps, 0);
+  if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) fail('optimizer.warmupSteps', `must be an integer ≥ 0, got ${o.warmupSteps}`);
   const e = c.ema;
   if (!(e.maxDecay >= 0 && e.maxDecay < 1)) fail('ema.maxDecay', `must be in [0, 1), got ${e.maxDecay}`);
   if (!Number.isInteger(e.every) || e.every < 1) fail('ema.every', `must be an integer ≥ 1, got ${e.every}`);

@@ -25,7 +25,11 @@ export class Ema {
   readonly shadow = new Map<string, Variable>();
   updates = 0;
   constructor(readonly params: Map<string, Variable>, readonly cfg: EmaConfig = DEFAULT_EMA_CONFIG) {
-    for (const [name, p] of params) this.shadow.set(name, tf.variable(p.clone(), false));
+    for (const [name, p] of params) {
+      const c = p.clone();
+      this.shadow.set(name, tf.variable(c, false));
+      c.dispose();
+    }
   }
 
   /** Call after optimizer step `step` (1-based count of steps done). */

@@ -10,5 +10,5 @@ export { Trainer, NonFiniteLossError } from './trainer.ts';
 export type { StepMetrics, TrainBatch, TrainBatches, TrainerOptions } from './trainer.ts';
 export { trainFromData } from './run.ts';
 export type { TrainRunOptions } from './run.ts';
-export { loadTrainedModel } from './load.ts';
+export { loadTrainedModel, resolveModelDir, datasetOptionsFor } from './load.ts';
 export type { TrainedModel } from './load.ts';

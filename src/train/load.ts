@@ -16,23 +16,40 @@ export interface TrainedModel {
   channels: number;
   haarScale: 'orthonormal' | 'half';
   schedule: ScheduleConfig;
+  /** Seed of the data split used in training (evaluate the same split). */
+  splitSeed: number;
+  /** How other images are fitted to the square (as the training data was). */
+  fit: 'pad' | 'crop';
+  /** SHA-256 of the weight file used (ties a calibration to these exact weights). */
+  weightsSha256: string;
   weights: 'ema' | 'raw';
   step: number;
   dir: string;
   config: Record<string, unknown>;
 }
 
-function checkpointDir(dir: string): string {
-  if (fs.existsSync(path.join(dir, 'state.json')) || fs.existsSync(`${path.resolve(dir)}.old`)) return dir;
-  const inner = path.join(dir, 'checkpoint');
-  if (fs.existsSync(path.join(inner, 'state.json'))) return inner;
+/**
+ * The checkpoint a path means: the folder itself if it is one; for a training run, best/ (the
+ * weights validation chose) when it exists, else checkpoint/ (the last step).
+ */
+export function resolveModelDir(dir: string): string {
+  if (fs.existsSync(path.join(dir, 'state.json')) || fs.existsSync(path.join(`${path.resolve(dir)}.old`, 'state.json'))) return dir;
+  for (const sub of ['best', 'checkpoint']) if (fs.existsSync(path.join(dir, sub, 'state.json'))) return path.join(dir, sub);
   if (!fs.existsSync(dir)) throw new Error(`model ${dir} does not exist`);
-  throw new Error(`${dir} is not a meddiff model: expected state.json (a checkpoint) or checkpoint/state.json (a training run)`);
+  throw new Error(`${dir} is not a meddiff model: expected state.json (a checkpoint) or best/ or checkpoint/ (a training run)`);
+}
+
+/**
+ * openDataset options that reproduce the model's training view of a data set (size, channels,
+ * split seed). Class names are not forced: callers compare them, so other data is refused.
+ */
+export function datasetOptionsFor(tm: TrainedModel) {
+  return { imageSize: tm.imageSize, channels: tm.channels as 1 | 3, seed: tm.splitSeed };
 }
 
 export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } = {}): TrainedModel {
-  const ck = loadCheckpoint(checkpointDir(dir), { optimizer: false });
-  const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; contentSize?: number; channels: number }; train?: { haarScale?: 'orthonormal' | 'half' }; classNames: string[] };
+  const ck = loadCheckpoint(resolveModelDir(dir), { optimizer: false });
+  const cfg = ck.config as { model: UNetConfig; data: { imageSize: number; contentSize?: number; channels: number; splitSeed?: number; fit?: 'pad' | 'crop' }; train?: { haarScale?: 'orthonormal' | 'half'; seed?: number }; classNames: string[] };
   if (!cfg.model || !cfg.data) throw new Error(`${ck.dir}/config.json lacks 'model' or 'data'`);
   if (!(cfg.model.numClasses >= 1)) throw new Error(`${ck.dir}: model has no classes`);
   // A best/ or shipped folder holds one set of weights, chosen by validation (state.info.selectedWeights).
@@ -54,6 +71,9 @@ export function loadTrainedModel(dir: string, opts: { weights?: 'ema' | 'raw' } 
     model, classNames, imageSize: cfg.data.imageSize, contentSize: cfg.data.contentSize ?? cfg.data.imageSize, channels: cfg.data.channels,
     haarScale: cfg.train?.haarScale ?? 'orthonormal',
     schedule: validateScheduleConfig({ kind: 'shifted-cosine', imageSize: cfg.model.imageSize }),
+    weightsSha256: ck.state.files[arrays === ck.ema ? 'ema.safetensors' : 'model.safetensors']?.sha256 ?? '',
+    splitSeed: cfg.data.splitSeed ?? cfg.train?.seed ?? 0,
+    fit: cfg.data.fit ?? (String((cfg.data as { path?: string }).path ?? '').endsWith('.npz') ? 'crop' : 'pad'),
     weights, step: ck.state.step, dir: ck.dir, config: ck.config,
   };
 }

@@ -34,9 +34,10 @@ export class Adam {
 
   constructor(readonly params: Map<string, Variable>, cfg: Partial<AdamConfig> = {}) {
     this.cfg = { ...DEFAULT_ADAM_CONFIG, ...cfg };
+    const zerosVar = (p: Variable) => { const z = tf.zerosLike(p); const v = tf.variable(z, false); z.dispose(); return v; };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zerosVar(p));
+      this.v.set(name, zerosVar(p));
     }
   }
 

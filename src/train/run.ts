@@ -79,7 +79,7 @@ function contentSize(ds: Dataset, file: string, imageSize: number): number {
 function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: TrainRunOptions) {
   const every = o.valEvery ?? 500;
   if (every <= 0 || !ds.splits.includes('val') || ds.size('val') === 0) return undefined;
-  const { images, labels, count } = stackSplit(ds.split('val'), { limit: o.valImages ?? 256 });
+  const { images, labels, count } = stackSplit(ds.split('val'), { limit: o.valImages ?? 256, spread: true });
   const K = ds.classNames.length;
   const clf = new DiffusionClassifier({
     model, classNames: ds.classNames, imageSize: ds.imageSize, channels: ds.channels, haarScale: train.haarScale,
@@ -110,7 +110,13 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   const model = createDenoiser(modelCfg, train.seed);
   const savedConfig = {
     model: model.config, train,
-    data: { path: path.resolve(o.data), imageSize, contentSize: contentSize(dataset, o.data, imageSize), channels: dataset.channels, limit: o.limit ?? null },
+    data: {
+      path: path.resolve(o.data), imageSize, contentSize: contentSize(dataset, o.data, imageSize), channels: dataset.channels, limit: o.limit ?? null,
+      // how the 80/10/10 split was drawn (folders, CSVs without a split column): evaluation must use the same
+      splitSeed: train.seed,
+      // how other images must be fitted to look like the training data (MedMNIST centre-crops to a square)
+      fit: dataset.kind === 'npz' ? 'crop' : 'pad',
+    },
     classNames: dataset.classNames,
   };
   const trainer = new Trainer({
@@ -122,7 +128,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   });
   try {
     if (o.resume) trainer.resume();
-    else if (fs.existsSync(path.join(o.out, 'checkpoint', 'state.json'))) {
+    else if (fs.existsSync(path.join(o.out, 'checkpoint', 'state.json')) || fs.existsSync(path.join(o.out, 'checkpoint.old', 'state.json'))) {
       throw new Error(`${o.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
     }
     o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train') });

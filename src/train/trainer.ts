@@ -3,7 +3,7 @@
 // EMA, gradient accumulation, metrics.jsonl, checkpoints and exact resume.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf, type Tensor } from '../runtime/index.ts';
+import { tf, writeFileAtomic, type Tensor } from '../runtime/index.ts';
 import type { Denoiser } from '../models/index.ts';
 import {
   Rng, addNoise, diffusionLoss, haarForward, logSnrTensor, sampleTimes, validateScheduleConfig, vTarget,
@@ -85,6 +85,17 @@ export class Trainer {
     if (saved !== JSON.stringify(this.model.config)) throw new Error(`checkpoint ${ck.dir} was made with another model config; use a new --out or the same --config`);
     if (ck.state.dataFingerprint !== this.o.dataFingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data (fingerprint ${ck.state.dataFingerprint}, now ${this.o.dataFingerprint}); resume with the same --data`);
     if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.o.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.o.classNames.join(', ')}`);
+    // Exact resume needs the same training settings (steps, logging and checkpoint cadence may change).
+    const free = new Set(['steps', 'checkpointEvery', 'logEvery']);
+    const strip = (t: unknown) => JSON.stringify(Object.entries((t ?? {}) as Record<string, unknown>).filter(([k]) => !free.has(k)));
+    const savedTrain = (ck.config as { train?: unknown }).train, nowTrain = (this.o.savedConfig as { train?: unknown }).train;
+    if (strip(savedTrain) !== strip(nowTrain)) {
+      const a = (savedTrain ?? {}) as Record<string, unknown>, b = (nowTrain ?? {}) as Record<string, unknown>;
+      const diff = Object.keys({ ...a, ...b }).filter((k) => !free.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+      throw new Error(`checkpoint ${ck.dir} was trained with other settings (${diff.join(', ')}); resume with the same options, or start a new --out`);
+    }
+    const savedLimit = (ck.config as { data?: { limit?: unknown } }).data?.limit, nowLimit = (this.o.savedConfig as { data?: { limit?: unknown } }).data?.limit;
+    if (JSON.stringify(savedLimit ?? null) !== JSON.stringify(nowLimit ?? null)) throw new Error(`checkpoint ${ck.dir} was trained with --limit ${savedLimit ?? 'none'}; resume with the same --limit`);
     if (!ck.ema || !ck.optimizer) throw new Error(`checkpoint ${ck.dir} has no EMA or optimizer state, so training cannot resume exactly`);
     const r = ck.state.resume as { rng: RngState; data: unknown; emaUpdates: number; elapsedSec: number; best?: ValidationRecord['best'] };
     this.best = r.best ?? null;
@@ -98,8 +109,9 @@ export class Trainer {
     // Drop metrics logged after the checkpoint by the interrupted run, so the log has no repeats.
     const metricsFile = path.join(this.o.outDir, 'metrics.jsonl');
     if (fs.existsSync(metricsFile)) {
-      const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as StepMetrics).step <= this.step);
-      fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+      const parsesBefore = (l: string) => { try { return (JSON.parse(l) as StepMetrics).step <= this.step; } catch { return false; } }; // a killed run may leave half a line
+      const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && parsesBefore(l));
+      writeFileAtomic(metricsFile, kept.map((l) => l + '\n').join(''));
     }
   }
 

@@ -67,3 +67,17 @@ test('classification leaks no tensors and rejects bad configs and shapes', () =>
   assert.throws(() => new DiffusionClassifier({ ...asModel(m), classNames: ['a', 'b', 'c'] }), /null class/);
   m.dispose();
 });
+
+test('every class of an image sees the same noise: a class-blind denoiser gives identical errors across each row', () => {
+  const model = createDenoiser({ preset: 'tiny' }, 2);
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 3))); });
+  const blind = { ...model, nullClass: model.nullClass, config: model.config, params: model.params, parameterCount: () => 0, dispose: () => {},
+    apply: (z: tf.Tensor, l: tf.Tensor, y: tf.Tensor) => model.apply(z, l, tf.zerosLike(y)) };
+  const { images } = noisyImages(2);
+  const r = new DiffusionClassifier(asModel(blind), { n: 5 }).classify(images, 2);
+  for (const x of r) {
+    for (let k = 0; k < 5; k++) assert.ok(Math.abs(x.errors![2 * k]! - x.errors![2 * k + 1]!) <= 1e-6 * Math.abs(x.errors![2 * k]!), `pair ${k}`);
+    assert.deepEqual(x.votes, [5, 0]); // exact ties go to the lower class index
+  }
+  model.dispose();
+});

@@ -21,7 +21,7 @@ before(() => {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('every command has --help with examples', () => {
-  for (const cmd of ['train', 'sample', 'classify', 'evaluate', 'info']) {
+  for (const cmd of ['train', 'sample', 'classify', 'evaluate', 'explain', 'calibrate', 'export', 'info']) {
     const r = run(cmd, '--help');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Examples:/, cmd);
@@ -78,6 +78,10 @@ test('bad input gets a clear error naming the argument or file', () => {
     [['evaluate', '--model', m, '--data', 'data/breastmnist.npz', '--limit', '2', '--n', '1', '--out', path.join(dir, 'r2')], /classes \(normal, pneumonia\) differ from the data's \(malignant, normal\+benign\)/],
     [['info', '--backend', 'gpu'], /unknown backend 'gpu'; allowed: auto, native, wasm, cpu/],
   ];
+  const notModel = path.join(dir, 'precious');
+  fs.mkdirSync(notModel);
+  fs.writeFileSync(path.join(notModel, 'keep.txt'), 'do not delete');
+  cases.push([['export', '--model', m, '--out', notModel], /exists and is not a meddiff checkpoint/]);
   const bad = path.join(dir, 'corrupt.png');
   fs.writeFileSync(bad, 'not a png at all');
   cases.push([['classify', '--model', m, bad], new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)]);
@@ -86,4 +90,5 @@ test('bad input gets a clear error naming the argument or file', () => {
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.err, re, `${args.join(' ')} → ${r.err}`);
   }
+  assert.equal(fs.readFileSync(path.join(notModel, 'keep.txt'), 'utf8'), 'do not delete');
 });
