@@ -68,6 +68,10 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
       sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}); never on the evaluated data.</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
         + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length, { positive }).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>' });
     }
+    if (clf.cfg.earlyStop !== 'off') {
+      const mean = passes / count / tm.classNames.length;
+      sections.push({ title: 'Early stopping', html: `<p>Early stopping '${clf.cfg.earlyStop}' used ${mean.toFixed(1)} of ${clf.cfg.n} noise samples per image on average. The majority vote is the one all ${clf.cfg.n} would give ('decided' never changes it), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${clf.cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
+    }
     if (o.extraSections) sections.push(...await o.extraSections(tm, images, results));
     const summary = await writeReport(o.out, {
       records, classNames: tm.classNames, positive,
