@@ -19,6 +19,9 @@ const rev = (() => { try { return execSync('git rev-parse --short HEAD', { encod
 const pct = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const at = (f) => rep.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy;
 const minutes = (runState.resume?.elapsedSec ?? 0) / 60;
+// training time up to the shipped step, from the run's metrics log
+const metrics = fs.existsSync(path.join(runDir, 'metrics.jsonl')) ? fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => { try { return JSON.parse(l); } catch { return {}; } }) : [];
+const atShipped = metrics.filter((m) => m.step === state.step && m.elapsedSec).at(-1)?.elapsedSec;
 const lines = [
   `# ${path.basename(modelDir)}`,
   '',
@@ -34,7 +37,7 @@ const lines = [
   `- data: ${cfg.data.path.split('/').slice(-2).join('/')} (${cfg.classNames.join(', ')}), ${cfg.data.imageSize}² × ${cfg.data.channels} (28² padded to 32²)`,
   `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize}; Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
   `- shipped weights: ${state.info?.selectedWeights ?? 'ema'} weights at step ${state.step} (chosen by validation balanced accuracy: ${state.info?.validation ? pct(state.info.validation.balancedAccuracy) : 'n/a'}); the run went to step ${runState.step}`,
-  `- training time: ${minutes.toFixed(0)} minutes on ${os.cpus()[0]?.model ?? 'CPU'} (${os.availableParallelism?.() ?? os.cpus().length} cores), backend native (oneDNN), meddiff git ${rev}`,
+  `- training time: ${atShipped ? `${(atShipped / 60).toFixed(0)} minutes to the shipped step ${state.step} (the whole run: ${minutes.toFixed(0)} minutes)` : `${minutes.toFixed(0)} minutes`} on ${os.cpus()[0]?.model ?? 'CPU'} (${os.availableParallelism?.() ?? os.cpus().length} cores), backend native (oneDNN), meddiff git ${rev}`,
   '',
   '## Results',
   '',
