@@ -86,7 +86,11 @@ export class Trainer {
     if (ck.state.dataFingerprint !== this.o.dataFingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data (fingerprint ${ck.state.dataFingerprint}, now ${this.o.dataFingerprint}); resume with the same --data`);
     if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.o.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.o.classNames.join(', ')}`);
     // Exact resume needs the same training settings (steps, logging and checkpoint cadence may change).
-    const free = new Set(['steps', 'checkpointEvery', 'logEvery']);
+    // Optimizer settings (lr, warm-up, clipping) may change on purpose when resuming: warn, don't refuse.
+    const free = new Set(['steps', 'checkpointEvery', 'logEvery', 'optimizer']);
+    const optA = JSON.stringify((ck.config as { train?: { optimizer?: unknown } }).train?.optimizer);
+    const optB = JSON.stringify((this.o.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
+    if (optA !== optB) process.stderr.write(`warning: resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one\n`);
     const strip = (t: unknown) => JSON.stringify(Object.entries((t ?? {}) as Record<string, unknown>).filter(([k]) => !free.has(k)));
     const savedTrain = (ck.config as { train?: unknown }).train, nowTrain = (this.o.savedConfig as { train?: unknown }).train;
     if (strip(savedTrain) !== strip(nowTrain)) {

@@ -51,6 +51,8 @@ test('resume refuses another config, and training over a checkpoint without --re
   const before = fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors'));
   await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', model: { baseChannels: 16 }, limit: 32, train: { ...fast, steps: 4 }, resume: true }), /another model config/);
   await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 } }), /already holds a checkpoint; pass --resume/);
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 4, condDropout: 0.3 }, resume: true }), /trained with other settings \(condDropout\)/);
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 16, train: { ...fast, steps: 4 }, resume: true }), /--limit 32/);
   await assert.rejects(trainFromData({ ...noVal, data: 'data/breastmnist.npz', out, config: 'tiny', limit: 32, train: { ...fast, steps: 4 }, resume: true }), /other data/);
   assert.deepEqual(fs.readFileSync(path.join(out, 'checkpoint', 'model.safetensors')), before, 'existing checkpoint untouched');
   fs.rmSync(out, { recursive: true });
