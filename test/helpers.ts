@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { initRuntime, tf, type Tensor } from '../src/runtime/index.ts';
 
 /** Initialise the backend chosen by MEDDIFF_BACKEND (default: the fastest that works). */
@@ -16,3 +17,7 @@ export function values(t: Tensor): Float32Array {
 }
 
 export { tf };
+
+export function close(actual: number, expected: number, tol: number, what = 'value'): void {
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
+}

@@ -3,7 +3,7 @@
 // predicted class is the "factual" one; the difference to another class's reconstruction shows
 // what the model would change to make the image that class.
 import { tf } from '../runtime/index.ts';
-import { Rng, alphaSigma, haarForward, haarInverse, logSnr, sample, type SamplerKind } from '../diffusion/index.ts';
+import { Rng, addNoise, haarForward, haarInverse, logSnr, sample, type SamplerKind } from '../diffusion/index.ts';
 import type { ClassifierModel } from '../classify/index.ts';
 
 export interface ExplainConfig {
@@ -62,7 +62,6 @@ export function counterfactuals(m: ExplainModel, images: Float32Array, count: nu
   const wpx = mc.imageSize * mc.imageSize * mc.inChannels;
   const out: Counterfactuals[] = [];
   const lam = logSnr(cfg.tExplain, m.schedule);
-  const { alpha, sigma } = alphaSigma(lam);
   const calls = Math.ceil(count / chunk) * cfg.steps;
   for (let i0 = 0; i0 < count; i0 += chunk) {
     const n = Math.min(chunk, count - i0);
@@ -70,7 +69,7 @@ export function counterfactuals(m: ExplainModel, images: Float32Array, count: nu
     for (let i = 0; i < n; i++) eps.set(new Rng(cfg.seed * 1_000_003 + i0 + i).normals(wpx), i * wpx);
     const recon = tf.tidy(() => {
       const x = haarForward(tf.tensor4d(images.subarray(i0 * px, (i0 + n) * px), [n, s, s, c]), { scale: m.haarScale });
-      const z0 = tf.add(tf.mul(x, alpha), tf.mul(tf.tensor4d(eps, x.shape), sigma));
+      const z0 = addNoise(x, tf.tensor4d(eps, x.shape), lam);
       // rows: image-major, class-minor; every class of an image starts from the same noise
       const z = tf.reshape(tf.tile(tf.expandDims(z0, 1), [1, K, 1, 1, 1]), [n * K, mc.imageSize, mc.imageSize, mc.inChannels]) as tf.Tensor4D;
       const x0 = sample({

@@ -1,13 +1,10 @@
 // Shared helpers for the diffusion tests (not a test file itself).
-import assert from 'node:assert/strict';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { alphaSigmaTensor, type Denoiser } from '../../src/diffusion/index.ts';
 
 export const ready = initRuntime({ log: false });
 
-export function close(actual: number, expected: number, tol: number, what = 'value'): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
-}
+export { close } from '../helpers.ts';
 
 export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);

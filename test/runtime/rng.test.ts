@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng, hashSeed, seedState, type RngState } from '../../src/runtime/rng.ts';
+import { close } from '../helpers.ts';
 
-function close(actual: number, expected: number, tol: number, what = 'value'): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
-}
 
 test('xoshiro128** matches the reference recurrence (hand-stepped from state 1,2,3,4)', () => {
   // out = rotl(s1·5, 7)·9: 10 → 1280·9 = 11520; then s1 = 0 → 0; then s1 = 1029 → 658560·9.
