@@ -16,6 +16,12 @@ export interface Calibration {
   fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number };
   /** The exact weights it was fitted for (SHA-256 of the weight file); other weights ignore it. */
   weightsSha256?: string;
+  /**
+   * The diffusion-time window fitted on the same data (`meddiff calibrate --search-t`); the
+   * threshold was fitted on votes from this window, and the classifier draws its pairs in it.
+   */
+  tRange?: [number, number];
+  window?: { fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number };
 }
 
 export const CALIBRATION_FILE = 'calibration.json';
@@ -38,6 +44,19 @@ export function fitVoteThreshold(shares: readonly number[], labels: readonly num
 
 export function applyCalibration(c: Calibration, shares: readonly number[]): number {
   return shares[c.positive]! >= c.threshold ? c.positive : 1 - c.positive;
+}
+
+/**
+ * The classify settings a stored calibration implies, and the calibration if it still applies: an
+ * explicit tRange other than the calibrated window keeps the user's window and drops the threshold
+ * (it was fitted on other votes).
+ */
+export function applyCalibratedWindow<T extends { tRange?: [number, number] }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
+  if (!cal?.tRange) return { cfg, cal };
+  if (!cfg.tRange) return { cfg: { ...cfg, tRange: cal.tRange }, cal };
+  if (cfg.tRange[0] === cal.tRange[0] && cfg.tRange[1] === cal.tRange[1]) return { cfg, cal };
+  warn(`--t-range ${cfg.tRange.join(',')} differs from the calibrated window ${cal.tRange.join(',')}; the calibrated threshold is not applied`);
+  return { cfg, cal: null };
 }
 
 export function saveCalibration(modelDir: string, c: Calibration): string {

@@ -27,12 +27,14 @@ function imageSeed(x: Float32Array, seed: number): number {
   return (h >>> 0) + seed * 4294967296 % Number.MAX_SAFE_INTEGER;
 }
 
-function drawTimes(n: number, mode: ClassifyConfig['times'], rng: Rng): Float64Array {
+function drawTimes(n: number, mode: ClassifyConfig['times'], [lo, hi]: [number, number], rng: Rng): Float64Array {
   const t = new Float64Array(n);
   for (let k = 0; k < n; k++) t[k] = mode === 'uniform' ? rng.float() : mode === 'grid' ? (k + 0.5) / n : (k + rng.float()) / n;
   if (mode !== 'uniform') {
     for (let i = n - 1; i > 0; i--) { const j = rng.int(i + 1); const s = t[i]!; t[i] = t[j]!; t[j] = s; }
   }
+  // [0, 1] maps every t to itself, so the paper's rule keeps its exact random stream.
+  for (let k = 0; k < n; k++) t[k] = lo + t[k]! * (hi - lo);
   // Keep t inside (0, 1): at t = 0 or 1 the error says nothing about the class.
   for (let k = 0; k < n; k++) t[k] = Math.min(1 - 1e-4, Math.max(1e-4, t[k]!));
   return t;
@@ -77,6 +79,7 @@ export class DiffusionClassifier {
       predicted: this.cfg.aggregate === 'vote' ? votePred : meanPred, votePred, meanPred, votes,
       shares: votes.map((v) => v / job.used), entropy: voteEntropy(votes), meanErrors: means,
       errors: this.cfg.keepErrors ? Float32Array.from(errors) : undefined,
+      times: this.cfg.keepErrors ? job.times.slice(0, job.used) : undefined,
       pairsUsed: job.used, forwardPasses: job.used * K,
     };
   }
@@ -135,7 +138,7 @@ export class DiffusionClassifier {
    * Deterministic for a seed, and independent of batch size and of the other images.
    */
   classify(images: Float32Array, count: number, onProgress?: (p: ClassifyProgress) => void): ImageResult[] {
-    const { n, seed, times, batchSize, earlyStop, chunk } = this.cfg;
+    const { n, seed, times, tRange, batchSize, earlyStop, chunk } = this.cfg;
     const K = this.numClasses;
     const xs = this.toModelSpace(images, count);
     const mc = this.m.model.config;
@@ -150,7 +153,7 @@ export class DiffusionClassifier {
       while (next < count && active.length * Math.min(step, n) < perCall) {
         const x = xs.subarray(next * px, (next + 1) * px);
         const rng = new Rng(imageSeed(images.subarray(next * (images.length / count), (next + 1) * (images.length / count)), seed));
-        active.push({ index: next, x, times: drawTimes(n, times, rng), rng, errors: new Float32Array(n * K), used: 0, done: false });
+        active.push({ index: next, x, times: drawTimes(n, times, tRange, rng), rng, errors: new Float32Array(n * K), used: 0, done: false });
         next++;
       }
     };

@@ -20,6 +20,11 @@ export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): C
     const v = c[f as keyof ClassifyConfig] as string;
     if (!(allowed as readonly string[]).includes(v)) throw new Error(`classify config: '${f}' must be one of ${allowed.join(', ')}, got '${v}'`);
   }
+  const r = c.tRange as unknown;
+  if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && v >= 0 && v <= 1) || !(r[0] < r[1])) {
+    throw new Error(`classify config: 'tRange' must be [tMin, tMax] with 0 ≤ tMin < tMax ≤ 1, got ${JSON.stringify(r)}`);
+  }
+  c.tRange = [r[0], r[1]];
   if (!(c.alpha > 0 && c.alpha < 1)) throw new Error(`classify config: 'alpha' must be in (0, 1), got ${c.alpha}`);
   return c;
 }

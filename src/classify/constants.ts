@@ -3,6 +3,7 @@ import type { ClassifyConfig } from './types.ts';
 export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   n: 51,
   times: 'uniform',
+  tRange: [0, 1],
   aggregate: 'vote',
   seed: 0,
   batchSize: 256,

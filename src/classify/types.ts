@@ -7,6 +7,12 @@ export interface ClassifyConfig {
   n: number;
   /** t_k i.i.d. uniform, stratified (one per 1/N stratum, shuffled) or an evenly spaced grid (shuffled). */
   times: TimeSampling;
+  /**
+   * Diffusion times are drawn in [tMin, tMax] instead of (0, 1). Very noisy and nearly clean
+   * pairs carry little class information but still cast a vote; a window fitted on validation
+   * data (`meddiff calibrate --search-t`) drops them. [0, 1] is the paper's rule.
+   */
+  tRange: [number, number];
   aggregate: Aggregate;
   seed: number;
   /** Forward passes per model call (rows = pairs × classes). */
@@ -37,6 +43,8 @@ export interface ImageResult {
   meanErrors: number[];
   /** Row-major [pairsUsed × K] ε-errors (when keepErrors). */
   errors?: Float32Array;
+  /** The diffusion time of each used pair (when keepErrors). */
+  times?: Float64Array;
   pairsUsed: number;
   forwardPasses: number;
 }

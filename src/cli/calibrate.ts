@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor } from '../train/index.ts';
-import { DiffusionClassifier, fitVoteThreshold, saveCalibration, type Calibration } from '../classify/index.ts';
+import { DiffusionClassifier, fitVoteThreshold, saveCalibration, searchTimeWindow, windowVote, type Calibration } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
-import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
@@ -14,9 +14,12 @@ export function calibrateCommand(): Command {
     .requiredOption('--data <path>', 'data set with a validation split')
     .option('--split <name>', 'split to fit on (never the test split you report)', 'val')
     .option('--limit <k>', 'only the first k images', intOption('--limit', 1))
+    .option('--search-t', 'also choose the diffusion-time window of the pairs (by balanced accuracy on this split); use --n 101 or more')
+    .option('--min-width <w>', 'narrowest time window --search-t considers', floatOption('--min-width', 0.05), 0.3)
     .addHelpText('after', `
 Examples:
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 51
+  meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --search-t
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz   # then shows calibrated and uncalibrated results
 `)
     .action(async (o: Record<string, unknown>) => {
@@ -29,17 +32,35 @@ Examples:
       const ds = await openDataset(o.data as string, { ...datasetOptionsFor(tm), split });
       if (ds.classNames.join('\n') !== tm.classNames.join('\n')) throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
       const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit as number | undefined, spread: true });
-      const clf = new DiffusionClassifier(tm, { ...classifyConfigFrom(o), keepErrors: false });
+      const search = Boolean(o.searchT);
+      const cfg = classifyConfigFrom(o);
+      if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
+      if (search && cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error('--search-t needs every pair of every image; drop --early-stop');
+      const clf = new DiffusionClassifier(tm, { ...cfg, keepErrors: search });
       const progress = new Progress(`calibrate ${split}`, count);
       const r = clf.classify(images, count, (p) => progress.update(p.done, `${p.forwardPasses} forward passes`));
       progress.stop();
       const positive = defaultPositiveClass(tm.classNames);
-      const fit = fitVoteThreshold(r.map((x) => x.shares[positive]!), labels, positive);
+      let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
+      let win: ReturnType<typeof searchTimeWindow> | null = null;
+      if (search) {
+        win = searchTimeWindow(r.map((x) => ({ errors: x.errors!, times: x.times! })), labels, 2, { positive, minWidth: o.minWidth as number });
+        const [lo, hi] = win.tRange;
+        const wv = r.map((x) => windowVote({ errors: x.errors!, times: x.times! }, 2, lo, hi));
+        shares = wv.map((v) => v.votes[positive]! / v.used);
+        preds = wv.map((v) => v.pred);
+      }
+      const fit = fitVoteThreshold(shares, labels, positive);
       const cal: Calibration = {
         kind: 'vote-share-threshold', positive, threshold: fit.threshold,
-        fittedOn: { split, images: count, n: clf.cfg.n, balancedAccuracy: fit.balancedAccuracy, uncalibratedBalancedAccuracy: balancedAccuracy(labels, r.map((x) => x.votePred), 2) },
+        fittedOn: { split, images: count, n: clf.cfg.n, balancedAccuracy: fit.balancedAccuracy, uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2) },
       };
       cal.weightsSha256 = tm.weightsSha256;
+      if (win) {
+        cal.tRange = win.tRange;
+        cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n };
+        process.stdout.write(`time window t ∈ [${win.tRange.join(', ')}] of ${win.windowsTried} tried: balanced accuracy on ${split} ${(100 * win.fullRangeBalancedAccuracy).toFixed(1)}% (full range) → ${(100 * win.balancedAccuracy).toFixed(1)}%, both with a fitted threshold\n`);
+      }
       const file = saveCalibration(tm.dir, cal);
       process.stdout.write(`threshold on '${tm.classNames[positive]}' vote share: ${fit.threshold.toFixed(3)} (balanced accuracy on ${split}: ${(100 * cal.fittedOn.uncalibratedBalancedAccuracy).toFixed(1)}% → ${(100 * fit.balancedAccuracy).toFixed(1)}%)\nwrote ${path.resolve(file)}\n`);
       tm.model.dispose();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, type ClassifyConfig } from '../classify/index.ts';
+import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedWindow, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -13,15 +13,24 @@ export function withClassifyOptions(cmd: Command): Command {
     .option('--aggregate <how>', 'vote (majority vote, default) or mean (mean error)', 'vote')
     .option('--early-stop <rule>', "off, decided (stop when the vote can't change) or confident (sign test)", 'off')
     .option('--times <mode>', 'uniform, stratified or grid', 'uniform')
+    .option('--t-range <lo,hi>', "draw the pairs' times in [lo, hi] (default: the window in the model's calibration.json, else 0,1 as in the paper)", tRangeOption)
     .option('--batch <n>', 'forward passes per model call', intOption('--batch', 1), 256)
     .option('--weights <which>', 'ema or raw', 'ema')
     .option('--seed <n>', 'seed of the noise pairs', intOption('--seed', 0), 0);
 }
 
+function tRangeOption(v: string): [number, number] {
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x >= 0 && x <= 1) || !(parts[0]! < parts[1]!)) {
+    throw new Error(`--t-range expects lo,hi with 0 ≤ lo < hi ≤ 1 (e.g. 0.1,0.8), got '${v}'`);
+  }
+  return [parts[0]!, parts[1]!];
+}
+
 export function classifyConfigFrom(o: Record<string, unknown>): Partial<ClassifyConfig> {
   return {
     n: o.n as number, aggregate: o.aggregate as ClassifyConfig['aggregate'], earlyStop: o.earlyStop as ClassifyConfig['earlyStop'],
-    times: o.times as ClassifyConfig['times'], batchSize: o.batch as number, seed: o.seed as number,
+    times: o.times as ClassifyConfig['times'], batchSize: o.batch as number, seed: o.seed as number, tRange: o.tRange as [number, number] | undefined,
   };
 }
 
@@ -42,8 +51,8 @@ Examples:
 `)
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
-      const cfg = classifyConfigFrom(o);
       const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
+      const { cfg, cal: stored } = applyCalibratedWindow(classifyConfigFrom(o), loadCalibration(tm.dir, tm.weightsSha256));
       const clf = new DiffusionClassifier(tm, cfg);
       const px = tm.imageSize * tm.imageSize * tm.channels;
       const batch = new Float32Array(images.length * px);
@@ -53,7 +62,7 @@ Examples:
       const results = clf.classify(batch, images.length, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
       progress?.stop();
       const seconds = (performance.now() - t0) / 1000;
-      const cal = clf.cfg.aggregate === 'vote' ? loadCalibration(tm.dir, tm.weightsSha256) : null;
+      const cal = clf.cfg.aggregate === 'vote' ? stored : null;
       const decide = (r: (typeof results)[number]) => (cal ? applyCalibration(cal, r.shares) : r.predicted);
       const rows = results.map((r, i) => ({
         file: images[i]!, prediction: tm.classNames[decide(r)]!, calibrated: Boolean(cal), voteShare: r.shares[decide(r)]!, entropy: r.entropy,
@@ -73,6 +82,7 @@ Examples:
         process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
       }
       if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data)\n`);
+      if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
       process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
       tm.model.dispose();
     });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor, type TrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadCalibration, applyCalibration, type ImageResult } from '../classify/index.ts';
+import { DiffusionClassifier, loadCalibration, applyCalibration, applyCalibratedWindow, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { writeReport, summarize, defaultPositiveClass, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
@@ -20,7 +20,7 @@ export interface EvaluateOptions {
   out: string;
   weights: 'ema' | 'raw';
   classify: ReturnType<typeof classifyConfigFrom>;
-  extraSections?: (tm: TrainedModel, images: Float32Array, results: ImageResult[]) => Promise<ReportSection[]>;
+  extraSections?: (tm: TrainedModel, images: Float32Array, results: ImageResult[], classify: ClassifyConfig) => Promise<ReportSection[]>;
   quiet?: boolean;
   /** false: ignore a stored calibration. */
   calibration?: boolean;
@@ -41,7 +41,9 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
     const { images, labels, ids: rawIds, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
     if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
     const ids = rawIds.map((id) => (path.isAbsolute(id) ? path.relative(process.cwd(), id) : id));
-    const clf = new DiffusionClassifier(tm, { ...o.classify, keepErrors: true });
+    // A stored calibration may carry a time window fitted on validation data; it sets the pairs' times.
+    const { cfg, cal } = applyCalibratedWindow(o.classify, o.calibration === false ? null : loadCalibration(tm.dir, tm.weightsSha256));
+    const clf = new DiffusionClassifier(tm, { ...cfg, keepErrors: true });
     const progress = o.quiet ? null : new Progress(`evaluate ${split}`, count);
     const t0 = performance.now();
     const results = clf.classify(images, count, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
@@ -58,27 +60,26 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
       if (positive < 0) throw new Error(`--positive '${o.positive}' is not a class of the model (${tm.classNames.join(', ')})`);
     }
     // Calibrated decisions (threshold fitted on validation data by `meddiff calibrate`), beside the plain vote.
-    const cal = o.calibration === false ? null : loadCalibration(tm.dir, tm.weightsSha256);
     const sections: ReportSection[] = [];
     let calibrated: Record<string, unknown> | null = null;
     if (cal) {
       const m = summarize(records.map((r) => ({ ...r, votePred: applyCalibration(cal, r.shares) })), tm.classNames.length, { positive }).vote;
       calibrated = { calibration: cal, accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, sensitivity: m.sensitivity, specificity: m.specificity, confusionMatrix: m.confusionMatrix };
       const pc = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-      sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}); never on the evaluated data.</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
+      sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}); never on the evaluated data.${cal.tRange ? ` Both rows use pairs at diffusion times t ∈ [${cal.tRange.join(', ')}], a window fitted on the same ${cal.fittedOn.split} data (balanced accuracy there ${(100 * cal.fittedOn.balancedAccuracy).toFixed(1)}% against ${(100 * (cal.window?.fullRangeBalancedAccuracy ?? NaN)).toFixed(1)}% with the full range); <code>--t-range 0,1</code> gives the paper's rule.` : ''}</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
         + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length, { positive }).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>' });
     }
     if (clf.cfg.earlyStop !== 'off') {
       const mean = passes / count / tm.classNames.length;
       sections.push({ title: 'Early stopping', html: `<p>Early stopping '${clf.cfg.earlyStop}' used ${mean.toFixed(1)} of ${clf.cfg.n} noise samples per image on average. The majority vote is the one all ${clf.cfg.n} would give ('decided' never changes it), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${clf.cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
     }
-    if (o.extraSections) sections.push(...await o.extraSections(tm, images, results));
+    if (o.extraSections) sections.push(...await o.extraSections(tm, images, results, clf.cfg));
     const summary = await writeReport(o.out, {
       records, classNames: tm.classNames, positive,
       model: { path: path.resolve(o.model), weights: tm.weights, step: tm.step, parameters: tm.model.parameterCount(), config: o.model },
       settings: {
         N: clf.cfg.n, aggregate: clf.cfg.aggregate, seed: clf.cfg.seed, split, data: path.resolve(o.data), earlyStop: clf.cfg.earlyStop,
-        times: clf.cfg.times, limit: o.limit ?? null,
+        times: clf.cfg.times, tRange: clf.cfg.tRange, limit: o.limit ?? null,
         timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
       },
       extraSections: sections,
@@ -118,10 +119,10 @@ Examples:
       const summary = await evaluateModel({
         model: o.model as string, data: o.data as string, split: o.split as string, limit: o.limit as number | undefined,
         out: o.out as string, weights: weightsFrom(o), classify: classifyConfigFrom(o), quiet: Boolean(o.json), positive: o.positive as string | undefined,
-        extraSections: (o.explain as number) > 0 ? async (tm, images) => {
+        extraSections: (o.explain as number) > 0 ? async (tm, images, _results, used) => {
           const k = Math.min(o.explain as number, images.length / (tm.imageSize * tm.imageSize * tm.channels));
           const t0 = performance.now();
-          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { ...classifyConfigFrom(o), earlyStop: 'decided' } });
+          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { ...classifyConfigFrom(o), tRange: used.tRange, earlyStop: 'decided' } });
           const seconds = (performance.now() - t0) / 1000;
           const flips = es.filter((e) => e.flipped).length;
           const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;
@@ -141,7 +142,7 @@ Examples:
       const brief = {
         accuracy: primary.accuracy, balancedAccuracy: primary.balancedAccuracy, macroF1: primary.macroF1, auroc: primary.auroc,
         sensitivity: primary.sensitivity, specificity: primary.specificity, aggregate: summary.primary, N: summary.settings.N,
-        images: summary.data.images,
+        images: summary.data.images, tRange: (summary.settings as { tRange?: [number, number] }).tRange,
         vote: { accuracy: summary.vote.accuracy, balancedAccuracy: summary.vote.balancedAccuracy, macroF1: summary.vote.macroF1, auroc: summary.vote.auroc },
         mean: { accuracy: summary.mean.accuracy, balancedAccuracy: summary.mean.balancedAccuracy, macroF1: summary.mean.macroF1, auroc: summary.mean.auroc },
         accuracyAfterRemoving: Object.fromEntries(summary.uncertainty.curve.map((p) => [p.fraction.toFixed(2), p.accuracy])),
@@ -155,7 +156,8 @@ Examples:
         return;
       }
       const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}\n`);
+      const tr = (summary.settings as { tRange?: [number, number] }).tRange;
+      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}${tr && (tr[0] > 0 || tr[1] < 1) ? `, pairs at t ∈ [${tr.join(', ')}]` : ''}\n`);
       for (const agg of ['vote', 'mean'] as const) {
         const m = summary[agg];
         process.stdout.write(`  ${agg.padEnd(5)} accuracy ${pct(m.accuracy)}  balanced ${pct(m.balancedAccuracy)}  F1 ${m.macroF1.toFixed(3)}  AUROC ${m.auroc.toFixed(3)}\n`);

@@ -23,6 +23,7 @@ export function trainCommand(): Command {
     .option('--val-every <n>', 'validate raw and EMA weights every n steps, keep the better as best/ (0 = off)', intOption('--val-every', 0), 500)
     .option('--val-images <n>', 'validation images (first n of the val split)', intOption('--val-images', 1), 256)
     .option('--val-pairs <n>', 'noise/time pairs per validation image', intOption('--val-pairs', 1), 11)
+    .option('--time-limit <minutes>', 'stop at the first step past this much training time (counting resumed time), validated and checkpointed', floatOption('--time-limit', 0))
     .option('--seed <n>', 'seed for weights, data order and noise', intOption('--seed', 0), 0)
     .option('--resume', 'continue the checkpoint in --out')
     .option('--skip-bad', 'skip unreadable images with a warning instead of stopping')
@@ -30,6 +31,7 @@ export function trainCommand(): Command {
 Examples:
   meddiff train --data data/pneumoniamnist.npz --out runs/pneu --config small --steps 3000
   meddiff train --data data/pneumoniamnist.npz --out runs/pneu --resume --steps 6000
+  meddiff train --data data/pneumoniamnist.npz --out runs/pneu --batch 64 --steps 10000 --time-limit 60
   meddiff train --data my_xrays/ --out runs/mine --config tiny --batch 32 --skip-bad
   meddiff train --data labels.csv --out runs/csv --batch 128 --micro-batch 32
 `)
@@ -54,6 +56,7 @@ Examples:
         data: o.data as string, out: o.out as string, config: o.config as string, train,
         imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad),
         limit: o.limit as number | undefined,
+        timeLimitSec: o.timeLimit !== undefined ? (o.timeLimit as number) * 60 : undefined,
         valEvery: o.valEvery as number, valImages: o.valImages as number, valPairs: o.valPairs as number,
         onValidation: (v) => {
           const f = (m: { balancedAccuracy: number; auroc: number }) => `bal.acc ${(100 * m.balancedAccuracy).toFixed(1)}% AUROC ${m.auroc.toFixed(3)}`;
@@ -69,6 +72,7 @@ Examples:
         onLog: (m: StepMetrics) => progress?.update(m.step, `loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(1)} | ${m.imgPerSec.toFixed(1)} img/s`),
       });
       (progress as Progress | null)?.stop();
+      if (r.timeUp) process.stderr.write(`time limit reached at step ${r.steps}; continue with --resume --time-limit <more minutes>\n`);
       process.stderr.write(`done: ${r.steps} steps, last loss ${r.lastLoss.toFixed(4)}; checkpoint in ${r.outDir}/checkpoint\n`);
       process.stderr.write(`next: meddiff sample --model ${r.outDir} --class <name> --out samples.png\n`);
     });

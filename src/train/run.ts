@@ -29,6 +29,8 @@ export interface TrainRunOptions {
   valImages?: number;
   valPairs?: number;
   onValidation?: (v: ValidationRecord) => void;
+  /** Wall-clock training budget in seconds: stop (validated and checkpointed) at the first step past it. */
+  timeLimitSec?: number;
   onWarning?: (msg: string) => void;
   onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number }) => void;
 }
@@ -97,7 +99,7 @@ function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: Trai
   };
 }
 
-export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number }> {
+export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean }> {
   const train = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
   const provisional = validateUNetConfig({ ...base, ...o.model });
@@ -125,6 +127,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     openSource: (p) => batchesFor(dataset, train.batchSize, train.seed, o.limit, p),
     validation: validationFor(dataset, model, train, o),
     onValidation: o.onValidation,
+    timeLimitSec: o.timeLimitSec,
   });
   try {
     if (o.resume) trainer.resume();

@@ -39,6 +39,8 @@ export interface TrainerOptions {
   /** Periodic validation: scores the raw and the EMA weights; the best goes to outDir/best. */
   validation?: { every: number; evaluate: (weights: 'raw' | 'ema') => Promise<ValidationMetrics> };
   onValidation?: (v: ValidationRecord) => void;
+  /** Stop after the first step that ends past this many seconds of training (resumed runs count their earlier time), validating and checkpointing there. */
+  timeLimitSec?: number;
 }
 
 export interface ValidationMetrics { score: number; [metric: string]: number }
@@ -190,14 +192,16 @@ export class Trainer {
 
   private runStart = performance.now();
 
-  /** Train until config.steps; checkpoints every checkpointEvery steps and at the end. */
-  async run(): Promise<{ steps: number; lastLoss: number }> {
+  /** Train until config.steps (or the time limit); checkpoints every checkpointEvery steps and at the end. */
+  async run(): Promise<{ steps: number; lastLoss: number; timeUp: boolean }> {
     this.runStart = performance.now();
     fs.mkdirSync(this.o.outDir, { recursive: true });
     const metricsFile = path.join(this.o.outDir, 'metrics.jsonl');
     let lastLoss = NaN;
     let windowStart = performance.now(), windowImages = 0;
-    while (this.step < this.cfg.steps) {
+    const limit = this.o.timeLimitSec;
+    let timeUp = limit !== undefined && this.elapsedBefore >= limit;
+    while (this.step < this.cfg.steps && !timeUp) {
       const batch = await this.source.next();
       let r: { loss: number; gradNorm: number; lr: number };
       try {
@@ -211,7 +215,9 @@ export class Trainer {
       }
       lastLoss = r.loss;
       windowImages += this.cfg.batchSize;
-      if (this.step % this.cfg.logEvery === 0 || this.step === this.cfg.steps) {
+      timeUp = limit !== undefined && this.elapsedBefore + (performance.now() - this.runStart) / 1000 >= limit;
+      const last = this.step === this.cfg.steps || timeUp;
+      if (this.step % this.cfg.logEvery === 0 || last) {
         const now = performance.now();
         const m: StepMetrics = {
           step: this.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm,
@@ -224,10 +230,10 @@ export class Trainer {
         windowImages = 0;
       }
       const v = this.o.validation;
-      if (v && (this.step % v.every === 0 || this.step === this.cfg.steps)) await this.validate(metricsFile);
-      if (this.step % this.cfg.checkpointEvery === 0 || this.step === this.cfg.steps) this.save();
+      if (v && (this.step % v.every === 0 || last)) await this.validate(metricsFile);
+      if (this.step % this.cfg.checkpointEvery === 0 || last) this.save();
     }
-    return { steps: this.step, lastLoss };
+    return { steps: this.step, lastLoss, timeUp };
   }
 
   /** Evaluate raw and EMA weights; the better one is saved to outDir/best if it beats the best so far. */

@@ -81,3 +81,19 @@ test('every class of an image sees the same noise: a class-blind denoiser gives 
   }
   model.dispose();
 });
+
+test('tRange draws every pair inside the window and reports each pair time; [0, 1] keeps the default stream', () => {
+  const m = oracle();
+  const { images } = noisyImages(3);
+  const full = new DiffusionClassifier(asModel(m), { n: 9 }).classify(images, 3);
+  const same = new DiffusionClassifier(asModel(m), { n: 9, tRange: [0, 1] }).classify(images, 3);
+  const win = new DiffusionClassifier(asModel(m), { n: 9, tRange: [0.25, 0.5] }).classify(images, 3);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(full[i]!.times!.length, 9);
+    assert.deepEqual([...same[i]!.times!], [...full[i]!.times!]);
+    assert.ok(win[i]!.times!.every((t) => t >= 0.25 && t <= 0.5), `times ${[...win[i]!.times!]}`);
+    // same uniform draws, mapped linearly into the window
+    for (let k = 0; k < 9; k++) assert.ok(Math.abs(win[i]!.times![k]! - (0.25 + 0.25 * full[i]!.times![k]!)) < 1e-6);
+  }
+  m.dispose();
+});

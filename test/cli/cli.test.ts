@@ -92,3 +92,27 @@ test('bad input gets a clear error naming the argument or file', () => {
   }
   assert.equal(fs.readFileSync(path.join(notModel, 'keep.txt'), 'utf8'), 'do not delete');
 });
+
+test('calibrate --search-t stores a time window and threshold that classify and evaluate then use', () => {
+  const model = path.join(dir, 'run-cal');
+  fs.cpSync(path.join(dir, 'run'), model, { recursive: true });
+  const c = run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '12', '--n', '8', '--search-t', '--min-width', '0.5');
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.out, /time window t ∈ \[/);
+  const cal = JSON.parse(fs.readFileSync(path.join(model, 'best', 'calibration.json'), 'utf8'));
+  assert.equal(cal.fittedOn.split, 'val');
+  assert.ok(cal.tRange[1] - cal.tRange[0] >= 0.5 - 1e-9, `window ${cal.tRange}`);
+  const k = run('classify', '--model', model, '--n', '3', '--json', 'data/fixtures/nih_cxr14_00000001_000.png');
+  assert.equal(k.code, 0, k.err);
+  const out = JSON.parse(k.out);
+  assert.deepEqual(out.settings.tRange, cal.tRange);
+  assert.equal(out.results[0].calibrated, true);
+  const other = cal.tRange[0] === 0.1 && cal.tRange[1] === 0.9 ? '0,1' : '0.1,0.9';
+  const e = run('evaluate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '4', '--n', '3', '--t-range', other, '--json', '--out', path.join(dir, 'rep-full'));
+  assert.equal(e.code, 0, e.err);
+  assert.match(e.err, /differs from the calibrated window.*not applied/);
+  assert.equal(JSON.parse(e.out).calibrated ?? null, null);
+  assert.deepEqual(JSON.parse(e.out).tRange, other.split(',').map(Number));
+  assert.notEqual(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--split', 'test').code, 0, 'the test split is refused');
+  assert.match(run('classify', '--model', model, '--t-range', '0.7,0.2', 'x.png').err, /--t-range expects lo,hi/);
+});

@@ -123,3 +123,14 @@ test('validation scores raw and EMA weights, logs them and keeps the better as b
   tm.model.dispose();
   fs.rmSync(out, { recursive: true });
 });
+
+test('a time limit stops training early, checkpointed, and --resume with more time continues it', async () => {
+  const out = tmp();
+  const first = await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 1000, checkpointEvery: 500 }, timeLimitSec: 1e-3 });
+  assert.equal(first.timeUp, true);
+  assert.equal(first.steps, 1, 'stops after the first step past the limit');
+  assert.equal(loadCheckpoint(path.join(out, 'checkpoint')).state.step, 1, 'the stopping step is checkpointed even off the checkpoint cadence');
+  const again = await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 3, checkpointEvery: 500 }, resume: true, timeLimitSec: 3600 });
+  assert.deepEqual([again.steps, again.timeUp], [3, false]);
+  fs.rmSync(out, { recursive: true });
+});
