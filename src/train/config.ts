@@ -20,6 +20,11 @@ export interface TrainConfig {
   haarScale: 'orthonormal' | 'half';
   /** Balance classes by over-sampling the minority classes in training batches. */
   balance: boolean;
+  /**
+   * Mirror each training image left–right with probability ½: doubles a small data set where
+   * side carries no meaning (ultrasound); leave off for chest X-rays (the heart is on one side).
+   */
+  hflip: boolean;
   /** Save a checkpoint every this many steps (and at the end). */
   checkpointEvery: number;
   logEvery: number;
@@ -37,6 +42,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   stratifiedTimes: true,
   haarScale: 'orthonormal',
   balance: false,
+  hflip: false,
   checkpointEvery: 250,
   logEvery: 10,
 };

@@ -12,7 +12,20 @@ import {
 import { Adam } from './optim.ts';
 import { Ema } from './ema.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import type { TrainConfig } from './config.ts';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.ts';
+
+/** Copy of NHWC images with the chosen ones mirrored left–right. */
+export function mirrorSome(images: Float32Array, [n, h, w, c]: [number, number, number, number], which: readonly boolean[]): Float32Array {
+  const out = Float32Array.from(images);
+  for (let i = 0; i < n; i++) {
+    if (!which[i]) continue;
+    for (let r = 0; r < h; r++) {
+      const row = (i * h + r) * w * c;
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[row + x * c + k] = images[row + (w - 1 - x) * c + k]!;
+    }
+  }
+  return out;
+}
 
 export interface TrainBatch { images: Float32Array; labels: Int32Array }
 
@@ -94,7 +107,8 @@ export class Trainer {
     const optB = JSON.stringify((this.o.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
     if (optA !== optB) process.stderr.write(`warning: resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one\n`);
     const strip = (t: unknown) => JSON.stringify(Object.entries((t ?? {}) as Record<string, unknown>).filter(([k]) => !free.has(k)));
-    const savedTrain = (ck.config as { train?: unknown }).train, nowTrain = (this.o.savedConfig as { train?: unknown }).train;
+    // settings added since the checkpoint was written take their defaults
+    const savedTrain = { ...DEFAULT_TRAIN_CONFIG, ...((ck.config as { train?: object }).train ?? {}) }, nowTrain = (this.o.savedConfig as { train?: unknown }).train;
     if (strip(savedTrain) !== strip(nowTrain)) {
       const a = (savedTrain ?? {}) as Record<string, unknown>, b = (nowTrain ?? {}) as Record<string, unknown>;
       const diff = Object.keys({ ...a, ...b }).filter((k) => !free.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
@@ -122,13 +136,16 @@ export class Trainer {
   }
 
   /** Loss of one micro-batch and its gradients (scaled by `weight`). */
-  private microStep(images: Float32Array, labels: Int32Array, n: number, weight: number): { loss: number; grads: Tensor[] } {
+  private microStep(batchImages: Float32Array, labels: Int32Array, n: number, weight: number): { loss: number; grads: Tensor[] } {
     const [h, w, c] = this.o.imageShape;
     const mc = this.model.config;
+    let images = batchImages;
     const t = sampleTimes(n, this.rng, { stratified: this.cfg.stratifiedTimes });
     const eps = this.rng.normals(n * mc.imageSize * mc.imageSize * mc.inChannels);
     const y = new Int32Array(n);
     for (let i = 0; i < n; i++) y[i] = this.rng.float() < this.cfg.condDropout ? this.model.nullClass : labels[i]!;
+    // Drawn only when on, so runs without flips keep their random stream (and resume exactly).
+    if (this.cfg.hflip) images = mirrorSome(images, [n, h, w, c], Array.from({ length: n }, () => this.rng.float() < 0.5));
     const vars = this.model.params.list();
     const { value, grads } = tf.tidy(() => {
       const x0 = haarForward(tf.tensor4d(images, [n, h, w, c]), { scale: this.cfg.haarScale });

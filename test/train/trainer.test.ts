@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setup, tf, maxAbsDiff } from '../helpers.ts';
 import { trainFromData, loadTrainedModel, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
+import { mirrorSome } from '../../src/train/trainer.ts';
 
 before(setup);
 
@@ -133,4 +134,19 @@ test('a time limit stops training early, checkpointed, and --resume with more ti
   const again = await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 3, checkpointEvery: 500 }, resume: true, timeLimitSec: 3600 });
   assert.deepEqual([again.steps, again.timeUp], [3, false]);
   fs.rmSync(out, { recursive: true });
+});
+
+test('hflip mirrors the chosen images only, and changes training', async () => {
+  // 2 images of 2×3×1
+  const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual([...mirrorSome(x, [2, 2, 3, 1], [false, true])], [1, 2, 3, 4, 5, 6, 9, 8, 7, 12, 11, 10]);
+  assert.deepEqual([...x.subarray(0, 3)], [1, 2, 3], 'input untouched');
+  const a = tmp(), b = tmp();
+  await trainFromData({ ...noVal, data: DATA, out: a, config: 'tiny', limit: 16, train: { ...fast, steps: 2 } });
+  await trainFromData({ ...noVal, data: DATA, out: b, config: 'tiny', limit: 16, train: { ...fast, steps: 2, hflip: true } });
+  const ca = loadCheckpoint(path.join(a, 'checkpoint')), cb = loadCheckpoint(path.join(b, 'checkpoint'));
+  const diff = Math.max(...[...ca.model.keys()].map((k) => maxAbsDiff(ca.model.get(k)!.data, cb.model.get(k)!.data)));
+  assert.ok(diff > 0, 'flipped batches give other gradients');
+  assert.equal((cb.config as { train: { hflip: boolean } }).train.hflip, true);
+  fs.rmSync(a, { recursive: true }); fs.rmSync(b, { recursive: true });
 });
