@@ -14,6 +14,8 @@ const state = read(path.join(modelDir, 'state.json'));
 const runState = read(path.join(runDir, 'checkpoint', 'state.json'));
 const rep = read(path.join(reportDir, 'report.json'));
 const ci = fs.existsSync(path.join(modelDir, 'ci-check.json')) ? read(path.join(modelDir, 'ci-check.json')) : null;
+const paperDir = reportDir.replace(/\/?$/, '-paper');
+const paperRep = fs.existsSync(path.join(paperDir, 'report.json')) ? read(path.join(paperDir, 'report.json')) : null;
 const cal = fs.existsSync(path.join(modelDir, 'calibration.json')) ? read(path.join(modelDir, 'calibration.json')) : null;
 const rev = (() => { try { return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
 const pct = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
@@ -35,7 +37,7 @@ const lines = [
   '```',
   '',
   `- data: ${cfg.data.path.split('/').slice(-2).join('/')} (${cfg.classNames.join(', ')}), ${cfg.data.imageSize}² × ${cfg.data.channels} (28² padded to 32²)`,
-  `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize}; Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
+  `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize};${cfg.train.hflip ? ' random left–right flips;' : ''} Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
   `- shipped weights: ${state.info?.selectedWeights ?? 'ema'} weights at step ${state.step} (chosen by validation balanced accuracy: ${state.info?.validation ? pct(state.info.validation.balancedAccuracy) : 'n/a'}); the run went to step ${runState.step}`,
   `- training time: ${atShipped ? `${(atShipped / 60).toFixed(0)} minutes to the shipped step ${state.step} (the whole run: ${minutes.toFixed(0)} minutes)` : `${minutes.toFixed(0)} minutes`} on ${os.cpus()[0]?.model ?? 'CPU'} (${os.availableParallelism?.() ?? os.cpus().length} cores), backend native (oneDNN), meddiff git ${rev}`,
   '',
@@ -45,7 +47,7 @@ const lines = [
   evalCmd,
   '```',
   '',
-  `${rep.data.images} test images, N = ${rep.settings.N} noise samples per image, seed ${rep.settings.seed}.`,
+  `${rep.data.images} test images, N = ${rep.settings.N} noise samples per image${rep.settings.tRange && (rep.settings.tRange[0] > 0 || rep.settings.tRange[1] < 1) ? ` at t ∈ [${rep.settings.tRange.join(', ')}]` : ''}, seed ${rep.settings.seed}.`,
   '',
   '| | accuracy | balanced accuracy | macro F1 | AUROC | sensitivity | specificity |',
   '|---|---|---|---|---|---|---|',
@@ -55,7 +57,9 @@ const lines = [
   `Vote accuracy after setting aside the 10 / 25 / 45% most uncertain images: ${pct(at(0.1))} / ${pct(at(0.25))} / ${pct(at(0.45))}; uncertainty detects errors with AUROC ${rep.uncertainty.errorDetectionAuroc.toFixed(3)}.`,
   ...(rep.explanations ? ['', `Counterfactual explanations of ${rep.explanations.images} test images: flip rate ${pct(rep.explanations.flipRate)}, mean |Δ| ${rep.explanations.meanAbsDiff.toFixed(3)}, ${rep.explanations.secondsPerImage.toFixed(2)} s per image.`] : []),
   `Classification took ${rep.timing.secondsPerImage?.toFixed(2)} s per image (${rep.timing.forwardPassesPerSecond?.toFixed(0)} forward passes/s).`,
-  ...(cal ? ['', `\`calibration.json\`: predict '${cfg.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (fitted on ${cal.fittedOn.images} ${cal.fittedOn.split} images, N = ${cal.fittedOn.n}).`] : []),
+  ...(cal ? ['', `\`calibration.json\`: predict '${cfg.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (fitted on ${cal.fittedOn.images} ${cal.fittedOn.split} images, N = ${cal.fittedOn.n}).`
+    + (cal.tRange ? ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(cal.window?.fullRangeBalancedAccuracy)} over the whole range; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.` : '')] : []),
+  ...(paperRep ? ['', `The paper's rule (t over the whole range, no threshold; \`--t-range 0,1\`) on the same test images: vote accuracy ${pct(paperRep.vote.accuracy)}, balanced ${pct(paperRep.vote.balancedAccuracy)}, AUROC ${paperRep.vote.auroc.toFixed(3)}; mean-error accuracy ${pct(paperRep.mean.accuracy)}.`] : []),
   ...(ci ? ['', `CI check (\`ci-check.json\`, re-measured by \`test/models/shipped.test.ts\`): ${ci.images} evenly spread test images, N = ${ci.n}: accuracy ${pct(ci.accuracy)} ± ${pct(ci.tolerance)}.`] : []),
   '',
   '## Licence and intended use',

@@ -12,7 +12,7 @@ import { openDataset, stackSplit } from '../../src/data/index.ts';
 
 before(setup);
 
-interface CiCheck { data: string; split: 'test'; images: number; n: number; seed: number; accuracy: number; tolerance: number }
+interface CiCheck { data: string; split: 'test'; images: number; n: number; seed: number; tRange?: [number, number]; accuracy: number; tolerance: number }
 
 const models = fs.existsSync('models') ? fs.readdirSync('models').filter((d) => fs.existsSync(path.join('models', d, 'ci-check.json'))) : [];
 
@@ -28,7 +28,7 @@ for (const name of models) {
     try {
       const ds = await openDataset(check.data, { ...datasetOptionsFor(tm), split: check.split });
       const { images, labels, count } = stackSplit(ds.split(check.split), { limit: check.images, spread: true });
-      const r = new DiffusionClassifier(tm, { n: check.n, seed: check.seed, keepErrors: false }).classify(images, count);
+      const r = new DiffusionClassifier(tm, { n: check.n, seed: check.seed, tRange: check.tRange ?? [0, 1], keepErrors: false }).classify(images, count);
       const acc = r.filter((x, i) => x.votePred === labels[i]).length / count;
       assert.ok(Math.abs(acc - check.accuracy) <= check.tolerance, `${name}: accuracy ${acc.toFixed(4)} on ${count} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);
       // and it is a real classifier, not a constant: both classes are predicted
