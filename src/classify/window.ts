@@ -42,6 +42,9 @@ export interface TimeWindowFit {
   fullRangeBalancedAccuracy: number;
   auroc: number;
   windowsTried: number;
+  /** Per image, in the chosen window: the vote shares of every class and the majority vote. */
+  shares: number[][];
+  predictions: number[];
 }
 
 /**
@@ -58,9 +61,10 @@ export function searchTimeWindow(records: readonly PairRecord[], labels: readonl
   const score = (lo: number, hi: number) => {
     const r = records.map((p) => windowVote(p, K, lo, hi));
     if (r.some((x) => x.used === 0)) return null; // some image would have no pairs at all
-    if (K !== 2) return { bal: balancedAccuracy(labels, r.map((x) => x.pred), K), auc: NaN };
-    const shares = r.map((x) => x.votes[positive]! / x.used);
-    return { bal: fitVoteThreshold(shares, labels, positive).balancedAccuracy, auc: auroc(labels, shares, positive) };
+    const votes = { shares: r.map((x) => x.votes.map((v) => v / x.used)), predictions: r.map((x) => x.pred) };
+    if (K !== 2) return { bal: balancedAccuracy(labels, votes.predictions, K), auc: NaN, votes };
+    const shares = votes.shares.map((s) => s[positive]!);
+    return { bal: fitVoteThreshold(shares, labels, positive).balancedAccuracy, auc: auroc(labels, shares, positive), votes };
   };
   const full = score(0, 1)!;
   let best = { lo: 0, hi: 1, ...full };
@@ -78,5 +82,5 @@ export function searchTimeWindow(records: readonly PairRecord[], labels: readonl
       if (better) best = { lo, hi, ...s };
     }
   }
-  return { tRange: [best.lo, best.hi], balancedAccuracy: best.bal, fullRangeBalancedAccuracy: full.bal, auroc: best.auc, windowsTried: tried };
+  return { tRange: [best.lo, best.hi], balancedAccuracy: best.bal, fullRangeBalancedAccuracy: full.bal, auroc: best.auc, windowsTried: tried, ...best.votes };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor } from '../train/index.ts';
-import { DiffusionClassifier, fitVoteThreshold, saveCalibration, searchTimeWindow, windowVote, type Calibration } from '../classify/index.ts';
+import { DiffusionClassifier, fitVoteThreshold, saveCalibration, searchTimeWindow, type Calibration } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
@@ -45,10 +45,8 @@ Examples:
       let win: ReturnType<typeof searchTimeWindow> | null = null;
       if (search) {
         win = searchTimeWindow(r.map((x) => ({ errors: x.errors!, times: x.times! })), labels, 2, { positive, minWidth: o.minWidth as number });
-        const [lo, hi] = win.tRange;
-        const wv = r.map((x) => windowVote({ errors: x.errors!, times: x.times! }, 2, lo, hi));
-        shares = wv.map((v) => v.votes[positive]! / v.used);
-        preds = wv.map((v) => v.pred);
+        shares = win.shares.map((s) => s[positive]!);
+        preds = win.predictions;
       }
       const fit = fitVoteThreshold(shares, labels, positive);
       const cal: Calibration = {

@@ -122,7 +122,7 @@ Examples:
         extraSections: (o.explain as number) > 0 ? async (tm, images, _results, used) => {
           const k = Math.min(o.explain as number, images.length / (tm.imageSize * tm.imageSize * tm.channels));
           const t0 = performance.now();
-          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { ...classifyConfigFrom(o), tRange: used.tRange, earlyStop: 'decided' } });
+          const es = explainImages(tm, images.subarray(0, k * tm.imageSize * tm.imageSize * tm.channels), k, { explain: explainSettings({ ...o, steps: undefined }), classify: { ...used, earlyStop: 'decided' } });
           const seconds = (performance.now() - t0) / 1000;
           const flips = es.filter((e) => e.flipped).length;
           const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;

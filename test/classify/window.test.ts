@@ -38,6 +38,13 @@ test('the window search finds the informative times and beats the full range', (
   assert.ok(fit.tRange[0] >= 0.3 && fit.tRange[0] <= 0.5 && fit.tRange[1] >= 0.7 && fit.tRange[1] <= 0.9, `window ${fit.tRange}`);
   assert.ok(fit.balancedAccuracy > fit.fullRangeBalancedAccuracy + 0.05, `${fit.balancedAccuracy} vs ${fit.fullRangeBalancedAccuracy}`);
   assert.ok(fit.tRange[1] - fit.tRange[0] >= 0.3 - 1e-9);
+  // the votes it returns are those of the chosen window
+  const [lo, hi] = fit.tRange;
+  records.forEach((p, i) => {
+    const w = windowVote(p, 2, lo, hi);
+    assert.deepEqual(fit.shares[i], w.votes.map((v) => v / w.used));
+    assert.equal(fit.predictions[i], w.pred);
+  });
 });
 
 test('when every time is equally informative the search keeps a wide window', () => {
