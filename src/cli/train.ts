@@ -18,6 +18,7 @@ export function trainCommand(): Command {
     .option('--paper-ema', "the paper's EMA (0.999, every 5 steps from step 50) instead of the warm-up EMA")
     .option('--balance', 'over-sample minority classes in training batches')
     .option('--hflip', 'mirror training images left-right at random (ultrasound and other side-free images; not chest X-rays)')
+    .option('--shift <px>', 'translate training images by up to this many pixels at random (edges repeated)', intOption('--shift', 0))
     .option('--image-size <n>', 'pixel side the images are brought to (default: twice the model input side)', intOption('--image-size', 2))
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 250)', intOption('--checkpoint-every', 1))
     .option('--limit <n>', 'use only the first n training examples (smoke tests)', intOption('--limit', 1))
@@ -48,6 +49,7 @@ Examples:
       if (o.condDropout !== undefined) train.condDropout = o.condDropout;
       if (o.balance) train.balance = true;
       if (o.hflip) train.hflip = true;
+      if (o.shift !== undefined) train.shift = o.shift;
       if (o.checkpointEvery !== undefined) train.checkpointEvery = o.checkpointEvery;
       const optimizer: Record<string, unknown> = {};
       if (o.lr !== undefined) optimizer.lr = o.lr;

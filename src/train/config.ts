@@ -25,6 +25,11 @@ export interface TrainConfig {
    * side carries no meaning (ultrasound); leave off for chest X-rays (the heart is on one side).
    */
   hflip: boolean;
+  /**
+   * Translate each training image by a random whole number of pixels in [−shift, shift] along
+   * each axis (edges repeated): small data sets stop the model from memorising exact positions.
+   */
+  shift: number;
   /** Save a checkpoint every this many steps (and at the end). */
   checkpointEvery: number;
   logEvery: number;
@@ -43,6 +48,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   haarScale: 'orthonormal',
   balance: false,
   hflip: false,
+  shift: 0,
   checkpointEvery: 250,
   logEvery: 10,
 };
@@ -73,6 +79,7 @@ export function validateTrainConfig(partial: PartialTrainConfig = {}): TrainConf
   int('seed', c.seed, 0);
   int('checkpointEvery', c.checkpointEvery, 1);
   int('logEvery', c.logEvery, 1);
+  int('shift', c.shift, 0);
   if (c.microBatch > c.batchSize) c.microBatch = c.batchSize;
   if (c.batchSize % c.microBatch !== 0) fail('microBatch', `${c.microBatch} must divide batchSize ${c.batchSize}`);
   if (!(c.condDropout >= 0 && c.condDropout < 1)) fail('condDropout', `must be in [0, 1), got ${c.condDropout}`);

@@ -13,19 +13,9 @@ import { Adam } from './optim.ts';
 import { Ema } from './ema.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.ts';
+import { mirrorSome, shiftSome } from './augment.ts';
 
-/** Copy of NHWC images with the chosen ones mirrored left–right. */
-export function mirrorSome(images: Float32Array, [n, h, w, c]: [number, number, number, number], which: readonly boolean[]): Float32Array {
-  const out = Float32Array.from(images);
-  for (let i = 0; i < n; i++) {
-    if (!which[i]) continue;
-    for (let r = 0; r < h; r++) {
-      const row = (i * h + r) * w * c;
-      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[row + x * c + k] = images[row + (w - 1 - x) * c + k]!;
-    }
-  }
-  return out;
-}
+export { mirrorSome, shiftSome };
 
 export interface TrainBatch { images: Float32Array; labels: Int32Array }
 
@@ -146,6 +136,10 @@ export class Trainer {
     for (let i = 0; i < n; i++) y[i] = this.rng.float() < this.cfg.condDropout ? this.model.nullClass : labels[i]!;
     // Drawn only when on, so runs without flips keep their random stream (and resume exactly).
     if (this.cfg.hflip) images = mirrorSome(images, [n, h, w, c], Array.from({ length: n }, () => this.rng.float() < 0.5));
+    if (this.cfg.shift > 0) {
+      const s = this.cfg.shift, draw = () => Math.min(s, Math.floor(this.rng.float() * (2 * s + 1)) - s);
+      images = shiftSome(images, [n, h, w, c], Array.from({ length: n }, () => [draw(), draw()] as [number, number]));
+    }
     const vars = this.model.params.list();
     const { value, grads } = tf.tidy(() => {
       const x0 = haarForward(tf.tensor4d(images, [n, h, w, c]), { scale: this.cfg.haarScale });

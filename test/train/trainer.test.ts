@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setup, tf, maxAbsDiff } from '../helpers.ts';
 import { trainFromData, loadTrainedModel, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
-import { mirrorSome } from '../../src/train/trainer.ts';
+import { mirrorSome, shiftSome } from '../../src/train/trainer.ts';
 
 before(setup);
 
@@ -134,6 +134,27 @@ test('a time limit stops training early, checkpointed, and --resume with more ti
   const again = await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 3, checkpointEvery: 500 }, resume: true, timeLimitSec: 3600 });
   assert.deepEqual([again.steps, again.timeUp], [3, false]);
   fs.rmSync(out, { recursive: true });
+});
+
+test('shiftSome moves the chosen images and repeats their edges', () => {
+  // 2 images of 2×3×1; the second moves right by 1 and up by 1
+  const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual([...shiftSome(x, [2, 2, 3, 1], [[0, 0], [-1, 1]])], [1, 2, 3, 4, 5, 6, 10, 10, 11, 10, 10, 11]);
+  // one 2×3×2 image moved down by 1: its first row repeats
+  assert.deepEqual([...shiftSome(x, [1, 2, 3, 2], [[1, 0]])], [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+  assert.deepEqual([...x.subarray(6)], [7, 8, 9, 10, 11, 12], 'input untouched');
+});
+
+test('shift changes training, is stored in the config, and rejects bad values', async () => {
+  const a = tmp(), b = tmp();
+  await trainFromData({ ...noVal, data: DATA, out: a, config: 'tiny', limit: 16, train: { ...fast, steps: 2 } });
+  await trainFromData({ ...noVal, data: DATA, out: b, config: 'tiny', limit: 16, train: { ...fast, steps: 2, shift: 2 } });
+  const ca = loadCheckpoint(path.join(a, 'checkpoint')), cb = loadCheckpoint(path.join(b, 'checkpoint'));
+  const diff = Math.max(...[...ca.model.keys()].map((k) => maxAbsDiff(ca.model.get(k)!.data, cb.model.get(k)!.data)));
+  assert.ok(diff > 0, 'shifted batches give other gradients');
+  assert.equal((cb.config as { train: { shift: number } }).train.shift, 2);
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out: tmp(), config: 'tiny', limit: 16, train: { ...fast, steps: 1, shift: -1 } }), /'shift' must be an integer ≥ 0/);
+  fs.rmSync(a, { recursive: true }); fs.rmSync(b, { recursive: true });
 });
 
 test('hflip mirrors the chosen images only, and changes training', async () => {
