@@ -21,7 +21,12 @@ export interface Calibration {
    * threshold was fitted on votes from this window, and the classifier draws its pairs in it.
    */
   tRange?: [number, number];
-  window?: { fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number };
+  window?: {
+    fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number;
+    /** The best window found and its bootstrap p-value; tRange is [0, 1] when p ≥ significance. */
+    searched?: { tRange: [number, number]; balancedAccuracy: number; pValue: number };
+    significance?: number;
+  };
 }
 
 export const CALIBRATION_FILE = 'calibration.json';

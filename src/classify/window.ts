@@ -6,6 +6,7 @@
 import { auroc, balancedAccuracy } from '../eval/index.ts';
 import { fitVoteThreshold } from './calibrate.ts';
 import { majorityVote, meanErrors, pairVote } from './vote.ts';
+import { Rng } from '../runtime/index.ts';
 
 /** One image's evaluated pairs: row-major [pairs × K] errors and each pair's time. */
 export interface PairRecord { errors: ArrayLike<number>; times: ArrayLike<number> }
@@ -32,10 +33,21 @@ export interface TimeWindowOptions {
   minWidth?: number;
   /** Positive class for two-class data (its vote share is thresholded). */
   positive?: number;
+  /**
+   * Keep the best window only if it beats the full range with a paired bootstrap p-value below
+   * this (default 0.05); 1 always keeps it. A small validation set otherwise picks noise.
+   */
+  significance?: number;
+  /** Bootstrap resamples (default 2000) and their seed (default 0). */
+  resamples?: number;
+  seed?: number;
 }
 
 export interface TimeWindowFit {
+  /** The window to use: the best one found, or [0, 1] when its gain was not significant. */
   tRange: [number, number];
+  /** The best window found, its balanced accuracy, and the bootstrap p-value of its gain over [0, 1]. */
+  searched: { tRange: [number, number]; balancedAccuracy: number; pValue: number };
   /** Balanced accuracy on the fitting data with the window (and, for two classes, the fitted threshold). */
   balancedAccuracy: number;
   /** The same for the full range [0, 1], for comparison. */
@@ -62,9 +74,11 @@ export function searchTimeWindow(records: readonly PairRecord[], labels: readonl
     const r = records.map((p) => windowVote(p, K, lo, hi));
     if (r.some((x) => x.used === 0)) return null; // some image would have no pairs at all
     const votes = { shares: r.map((x) => x.votes.map((v) => v / x.used)), predictions: r.map((x) => x.pred) };
-    if (K !== 2) return { bal: balancedAccuracy(labels, votes.predictions, K), auc: NaN, votes };
+    if (K !== 2) return { bal: balancedAccuracy(labels, votes.predictions, K), auc: NaN, votes, decided: votes.predictions };
     const shares = votes.shares.map((s) => s[positive]!);
-    return { bal: fitVoteThreshold(shares, labels, positive).balancedAccuracy, auc: auroc(labels, shares, positive), votes };
+    const fit = fitVoteThreshold(shares, labels, positive);
+    const decided = shares.map((v) => (v >= fit.threshold ? positive : 1 - positive));
+    return { bal: fit.balancedAccuracy, auc: auroc(labels, shares, positive), votes, decided };
   };
   const full = score(0, 1)!;
   let best = { lo: 0, hi: 1, ...full };
@@ -82,5 +96,33 @@ export function searchTimeWindow(records: readonly PairRecord[], labels: readonl
       if (better) best = { lo, hi, ...s };
     }
   }
-  return { tRange: [best.lo, best.hi], balancedAccuracy: best.bal, fullRangeBalancedAccuracy: full.bal, auroc: best.auc, windowsTried: tried, ...best.votes };
+  const pValue = best.lo === 0 && best.hi === 1 ? 1
+    : bootstrapGainP(labels, best.decided, full.decided, K, o.resamples ?? 2000, o.seed ?? 0);
+  const searched = { tRange: [best.lo, best.hi] as [number, number], balancedAccuracy: best.bal, pValue };
+  const alpha = o.significance ?? 0.05;
+  const chosen = alpha >= 1 || pValue < alpha ? best : { lo: 0, hi: 1, ...full };
+  return { tRange: [chosen.lo, chosen.hi], searched, balancedAccuracy: chosen.bal, fullRangeBalancedAccuracy: full.bal, auroc: chosen.auc, windowsTried: tried, ...chosen.votes };
+}
+
+/**
+ * One-sided paired bootstrap p-value that predictions A have a higher balanced accuracy than B on
+ * the same images: the share of class-stratified resamples (class sizes kept, so every class's
+ * recall is defined) in which A does not beat B.
+ */
+export function bootstrapGainP(labels: readonly number[], a: readonly number[], b: readonly number[], K: number, resamples = 2000, seed = 0): number {
+  const byClass = Array.from({ length: K }, () => [] as number[]);
+  labels.forEach((y, i) => byClass[y]!.push((a[i] === y ? 1 : 0) - (b[i] === y ? 1 : 0)));
+  const present = byClass.filter((d) => d.length > 0);
+  const rng = new Rng(seed);
+  let notBetter = 0;
+  for (let r = 0; r < resamples; r++) {
+    let gain = 0;
+    for (const d of present) {
+      let s = 0;
+      for (let k = 0; k < d.length; k++) s += d[Math.floor(rng.float() * d.length)]!;
+      gain += s / d.length;
+    }
+    if (gain <= 1e-12) notBetter++;
+  }
+  return notBetter / resamples;
 }

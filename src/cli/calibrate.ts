@@ -16,6 +16,7 @@ export function calibrateCommand(): Command {
     .option('--limit <k>', 'only the first k images', intOption('--limit', 1))
     .option('--search-t', 'also choose the diffusion-time window of the pairs (by balanced accuracy on this split); use --n 101 or more')
     .option('--min-width <w>', 'narrowest time window --search-t considers', floatOption('--min-width', 0.05), 0.3)
+    .option('--significance <p>', '--search-t keeps the best window only if its gain over the full range has a paired bootstrap p-value below this (1: always)', floatOption('--significance', 0), 0.05)
     .addHelpText('after', `
 Examples:
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 51
@@ -44,7 +45,7 @@ Examples:
       let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
       let win: ReturnType<typeof searchTimeWindow> | null = null;
       if (search) {
-        win = searchTimeWindow(r.map((x) => ({ errors: x.errors!, times: x.times! })), labels, 2, { positive, minWidth: o.minWidth as number });
+        win = searchTimeWindow(r.map((x) => ({ errors: x.errors!, times: x.times! })), labels, 2, { positive, minWidth: o.minWidth as number, significance: o.significance as number });
         shares = win.shares.map((s) => s[positive]!);
         preds = win.predictions;
       }
@@ -56,8 +57,10 @@ Examples:
       cal.weightsSha256 = tm.weightsSha256;
       if (win) {
         cal.tRange = win.tRange;
-        cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n };
-        process.stdout.write(`time window t ∈ [${win.tRange.join(', ')}] of ${win.windowsTried} tried: balanced accuracy on ${split} ${(100 * win.fullRangeBalancedAccuracy).toFixed(1)}% (full range) → ${(100 * win.balancedAccuracy).toFixed(1)}%, both with a fitted threshold\n`);
+        cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n, searched: win.searched, significance: o.significance as number };
+        const w = win.searched, pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+        process.stdout.write(`best time window t ∈ [${w.tRange.join(', ')}] of ${win.windowsTried} tried: balanced accuracy on ${split} ${pc(win.fullRangeBalancedAccuracy)} (full range) → ${pc(w.balancedAccuracy)}, both with a fitted threshold; paired bootstrap p = ${w.pValue.toFixed(3)}\n`
+          + (win.tRange[0] === w.tRange[0] && win.tRange[1] === w.tRange[1] ? `kept: pairs will be drawn from t ∈ [${w.tRange.join(', ')}]\n` : `not significant at ${o.significance as number}: keeping the full range t ∈ [0, 1] (the paper's rule)\n`));
       }
       const file = saveCalibration(tm.dir, cal);
       process.stdout.write(`threshold on '${tm.classNames[positive]}' vote share: ${fit.threshold.toFixed(3)} (balanced accuracy on ${split}: ${(100 * cal.fittedOn.uncalibratedBalancedAccuracy).toFixed(1)}% → ${(100 * fit.balancedAccuracy).toFixed(1)}%)\nwrote ${path.resolve(file)}\n`);

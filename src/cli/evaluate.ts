@@ -104,7 +104,7 @@ export function evaluateCommand(): Command {
     .option('--json', "print report.json's summary to stdout")
     .option('--positive <class>', "the 'finding' class for sensitivity/specificity/AUROC (default: the class that is not normal/benign)")
     .option('--explain <k>', 'add counterfactual explanations of the first k images (and their flip rate) to the report', intOption('--explain', 0), 0)
-    .option('--t <x>', 'explanations: noise level in (0, 1)', floatOption('--t'))
+    .option('--t <x>', "explanations: noise level in (0, 1) (default: the modality's, raised to the calibrated window's lower edge)", floatOption('--t'))
     .option('--cfg <w>', 'explanations: guidance weight', floatOption('--cfg'))
     .option('--quality <q>', 'explanations: fast or full', 'fast')
     .addHelpText('after', `
@@ -126,8 +126,8 @@ Examples:
           const seconds = (performance.now() - t0) / 1000;
           const flips = es.filter((e) => e.flipped).length;
           const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;
-          explainStats = { images: k, flipRate: flips / k, meanAbsDiff: mean((e) => e.proximity.meanAbsDiff), fractionChanged: mean((e) => e.proximity.fractionChanged), secondsPerImage: seconds / k };
-          const html = `<p>Flip rate (the counterfactual is classified as its target class): <b>${(100 * flips / k).toFixed(1)}%</b> of ${k}; mean |Δ| ${explainStats.meanAbsDiff.toFixed(3)}; ${(100 * explainStats.fractionChanged).toFixed(1)}% of pixels changed by > 0.1; ${explainStats.secondsPerImage.toFixed(2)} s per image.</p>`
+          explainStats = { images: k, tExplain: es[0]!.tExplain, flipRate: flips / k, meanAbsDiff: mean((e) => e.proximity.meanAbsDiff), fractionChanged: mean((e) => e.proximity.fractionChanged), secondsPerImage: seconds / k };
+          const html = `<p>Flip rate (the counterfactual is classified as its target class): <b>${(100 * flips / k).toFixed(1)}%</b> of ${k}; mean |Δ| ${explainStats.meanAbsDiff.toFixed(3)}; ${(100 * explainStats.fractionChanged).toFixed(1)}% of pixels changed by > 0.1; started from t = ${es[0]!.tExplain}; ${explainStats.secondsPerImage.toFixed(2)} s per image.</p>`
             + await explanationTable(es, tm.classNames, Array.from({ length: k }, (_, i) => `${o.split as string}/${i}`));
           return [{ title: 'Counterfactual explanations', html }];
         } : undefined,

@@ -24,7 +24,7 @@ export function explainCommand(): Command {
     .requiredOption('--model <dir>', 'a training run, checkpoint or shipped model folder')
     .requiredOption('--out <dir>', 'folder for the panels and index.html')
     .option('--target <class>', 'class to explain towards (default: the runner-up; the other class for two)')
-    .option('--t <x>', 'noise level to start from, in (0, 1) (default 0.5 grayscale, 0.3 colour)', floatOption('--t'))
+    .option('--t <x>', "noise level to start from, in (0, 1) (default 0.5 grayscale, 0.3 colour, raised to the lower edge of the model's calibrated time window)", floatOption('--t'))
     .option('--cfg <w>', 'classifier-free guidance weight (default 7.5)', floatOption('--cfg'))
     .option('--steps <n>', 'denoising steps (default: 25 fast, 256 full)', intOption('--steps', 1))
     .option('--quality <q>', 'fast (25 DDIM steps, interactive) or full (256 ancestral steps, as in the paper)', 'fast')
@@ -54,10 +54,10 @@ Examples:
       const names = images.map((f, i) => `${String(i).padStart(3, '0')}_${path.basename(f).replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_')}`);
       for (const [i, e] of es.entries()) writeFileAtomic(path.join(out, `${names[i]}.png`), await explanationGridPng([e]));
       const body = await explanationTable(es, tm.classNames, images);
-      writeFileAtomic(path.join(out, 'index.html'), explanationPage(`meddiff explanations (${tm.classNames.join(' vs ')})`, body + `<p><small>${images.length} image(s), ${seconds.toFixed(1)} s; settings ${JSON.stringify(settings)}; model ${path.resolve(tm.dir)} (${tm.weights} weights)</small></p>`));
+      writeFileAtomic(path.join(out, 'index.html'), explanationPage(`meddiff explanations (${tm.classNames.join(' vs ')})`, body + `<p><small>${images.length} image(s), ${seconds.toFixed(1)} s; settings ${JSON.stringify({ ...settings, tExplain: es[0]?.tExplain })}; model ${path.resolve(tm.dir)} (${tm.weights} weights)</small></p>`));
       writeFileAtomic(path.join(out, 'explanations.json'), JSON.stringify(es.map((e, i) => ({
         file: images[i], prediction: tm.classNames[e.factual], voteShare: e.prediction.shares[e.factual], entropy: e.prediction.entropy,
-        target: tm.classNames[e.target], flipped: e.flipped, counterfactualVoteShare: e.counterfactualPrediction.shares[e.target],
+        target: tm.classNames[e.target], tExplain: e.tExplain, flipped: e.flipped, counterfactualVoteShare: e.counterfactualPrediction.shares[e.target],
         ...e.proximity, panels: `${names[i]}.png`,
       })), null, 2) + '\n');
       for (const [i, e] of es.entries()) {

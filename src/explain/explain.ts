@@ -2,7 +2,7 @@
 // (factual) and for the target class (counterfactual), the difference map, and how faithful
 // the counterfactual is (does the classifier now say the target? how much did it change?).
 import { DiffusionClassifier, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
-import { counterfactuals, differenceMap, proximity, type ExplainConfig, type ExplainModel } from './counterfactual.ts';
+import { counterfactuals, differenceMap, proximity, windowedExplainStart, type ExplainConfig, type ExplainModel } from './counterfactual.ts';
 
 export interface Explanation {
   input: Float32Array;
@@ -17,6 +17,8 @@ export interface Explanation {
   /** The counterfactual classified again: did it flip to the target? */
   counterfactualPrediction: ImageResult;
   flipped: boolean;
+  /** Noise level the counterfactual started from. */
+  tExplain: number;
   proximity: { meanAbsDiff: number; fractionChanged: number };
   width: number;
   height: number;
@@ -38,7 +40,8 @@ export function explainImages(m: ExplainModel, images: Float32Array, count: numb
   }
   const clf = new DiffusionClassifier(m, { n: 25, earlyStop: 'decided', ...o.classify, keepErrors: false });
   const preds = clf.classify(images, count);
-  const cfs = counterfactuals(m, images, count, o.explain, o.onStep);
+  const tExplain = o.explain?.tExplain ?? windowedExplainStart(m.channels, clf.cfg.tRange);
+  const cfs = counterfactuals(m, images, count, { ...o.explain, tExplain }, o.onStep);
   const px = m.imageSize * m.imageSize * m.channels;
   const targets = preds.map((p) => {
     if (o.target !== undefined) return o.target;
@@ -55,7 +58,7 @@ export function explainImages(m: ExplainModel, images: Float32Array, count: numb
     return {
       input, prediction: p, factual: p.predicted, target: t, reconstructions: cf.reconstructions,
       difference: differenceMap(cf.reconstructions[p.predicted]!, cf.reconstructions[t]!, m.channels), signed: m.channels === 1,
-      counterfactualPrediction: cfPreds[i]!, flipped: cfPreds[i]!.predicted === t,
+      counterfactualPrediction: cfPreds[i]!, flipped: cfPreds[i]!.predicted === t, tExplain,
       proximity: proximity(input, cf.reconstructions[t]!), width: cf.width, height: cf.height, channels: cf.channels,
     };
   });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { searchTimeWindow, windowVote, type PairRecord } from '../../src/classify/window.ts';
+import { bootstrapGainP, searchTimeWindow, windowVote, type PairRecord } from '../../src/classify/window.ts';
 import { Rng } from '../../src/runtime/rng.ts';
 import { validateClassifyConfig } from '../../src/classify/config.ts';
 
@@ -37,6 +37,8 @@ test('the window search finds the informative times and beats the full range', (
   const fit = searchTimeWindow(records, labels, 2, { positive: 1 });
   assert.ok(fit.tRange[0] >= 0.3 && fit.tRange[0] <= 0.5 && fit.tRange[1] >= 0.7 && fit.tRange[1] <= 0.9, `window ${fit.tRange}`);
   assert.ok(fit.balancedAccuracy > fit.fullRangeBalancedAccuracy + 0.05, `${fit.balancedAccuracy} vs ${fit.fullRangeBalancedAccuracy}`);
+  assert.ok(fit.searched.pValue < 0.05, `p ${fit.searched.pValue}`);
+  assert.deepEqual(fit.tRange, fit.searched.tRange);
   assert.ok(fit.tRange[1] - fit.tRange[0] >= 0.3 - 1e-9);
   // the votes it returns are those of the chosen window
   const [lo, hi] = fit.tRange;
@@ -66,4 +68,36 @@ test('tRange is validated with a clear message', () => {
   assert.deepEqual(validateClassifyConfig({ tRange: [0.2, 0.9] }).tRange, [0.2, 0.9]);
   assert.throws(() => validateClassifyConfig({ tRange: [0.5, 0.5] }), /tRange.*0 ≤ tMin < tMax ≤ 1/);
   assert.throws(() => validateClassifyConfig({ tRange: [-0.1, 0.5] }), /tRange/);
+});
+
+test('bootstrapGainP: certain gain, no gain, and a loss', () => {
+  const labels = [0, 0, 1, 1, 1, 1];
+  assert.equal(bootstrapGainP(labels, labels, labels.map((y) => 1 - y), 2), 0);
+  assert.equal(bootstrapGainP(labels, labels, labels, 2), 1);
+  assert.equal(bootstrapGainP(labels, labels.map((y) => 1 - y), labels, 2), 1);
+  // one image of each class better, none worse: a positive gain in every resample that draws one
+  const p = bootstrapGainP([0, 0, 0, 1, 1, 1], [0, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0], 2, 4000, 1);
+  assert.ok(p > 0.05 && p < 0.5, `p ${p}`);
+  assert.equal(bootstrapGainP([0, 0, 0, 1, 1, 1], [0, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0], 2, 4000, 1), p, 'seeded');
+});
+
+test('a window that is not significantly better on a small set is not kept', () => {
+  // every time equally informative, but noisy: the best window is better by chance only
+  const rng = new Rng(11);
+  const records: PairRecord[] = [], labels: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const y = i % 2;
+    const times = Float64Array.from({ length: 31 }, () => rng.float());
+    const errors = new Float32Array(62);
+    for (let k = 0; k < 31; k++) { const lean = rng.float() < 0.6 ? y : 1 - y; errors[k * 2 + lean] = 0.1; errors[k * 2 + 1 - lean] = 0.2; }
+    records.push({ errors, times }); labels.push(y);
+  }
+  const fit = searchTimeWindow(records, labels, 2);
+  assert.notDeepEqual(fit.searched.tRange, [0, 1], 'some window looks better by chance');
+  assert.ok(fit.searched.balancedAccuracy > fit.fullRangeBalancedAccuracy);
+  assert.ok(fit.searched.pValue >= 0.05, `p ${fit.searched.pValue}`);
+  assert.deepEqual(fit.tRange, [0, 1]);
+  assert.equal(fit.balancedAccuracy, fit.fullRangeBalancedAccuracy);
+  const always = searchTimeWindow(records, labels, 2, { significance: 1 });
+  assert.deepEqual(always.tRange, fit.searched.tRange);
 });

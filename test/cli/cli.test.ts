@@ -96,12 +96,13 @@ test('bad input gets a clear error naming the argument or file', () => {
 test('calibrate --search-t stores a time window and threshold that classify and evaluate then use', () => {
   const model = path.join(dir, 'run-cal');
   fs.cpSync(path.join(dir, 'run'), model, { recursive: true });
-  const c = run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '12', '--n', '8', '--search-t', '--min-width', '0.5');
+  const c = run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '12', '--n', '8', '--search-t', '--min-width', '0.5', '--significance', '1');
   assert.equal(c.code, 0, c.err);
-  assert.match(c.out, /time window t ∈ \[/);
+  assert.match(c.out, /best time window t ∈ \[.*paired bootstrap p = /);
   const cal = JSON.parse(fs.readFileSync(path.join(model, 'best', 'calibration.json'), 'utf8'));
   assert.equal(cal.fittedOn.split, 'val');
   assert.ok(cal.tRange[1] - cal.tRange[0] >= 0.5 - 1e-9, `window ${cal.tRange}`);
+  assert.deepEqual(cal.window.searched.tRange, cal.tRange, 'significance 1 keeps the best window');
   const k = run('classify', '--model', model, '--n', '3', '--json', 'data/fixtures/nih_cxr14_00000001_000.png');
   assert.equal(k.code, 0, k.err);
   const out = JSON.parse(k.out);
