@@ -8,7 +8,7 @@ import { summarize, type AggregateMetrics } from './metrics.ts';
 import { entropyBoxSpec, prefixSvgIds, renderPlot, uncertaintyCurveSpec, voteVsMeanSpec, type RenderedPlot } from './plots.ts';
 import type { Aggregate, BoxStats, PredictionRecord } from './types.ts';
 import {
-  accuracyAfterRemoving, DEFAULT_REMOVAL_FRACTIONS, entropyGroups, errorDetectionAuroc,
+  accuracyAfterRemoving, meanErrorMargin, DEFAULT_REMOVAL_FRACTIONS, entropyGroups, errorDetectionAuroc,
   type EntropyGroupName, type RemovalPoint,
 } from './uncertainty.ts';
 
@@ -100,6 +100,8 @@ export interface ReportSummary {
   uncertainty: {
     /** Uncertainty is the normalised vote entropy; the curve and groups use the vote prediction. */
     rule: 'vote';
+    /** How images with the same vote entropy are ordered in the curve. */
+    tieBreak: 'mean-error margin';
     meanEntropy: number;
     curve: RemovalPoint[];
     errorDetectionAuroc: number;
@@ -187,7 +189,8 @@ function buildSummary(input: ReportInput, positive: number): ReportSummary {
     uncertainty: {
       rule: 'vote',
       meanEntropy: entropy.reduce((a, b) => a + b, 0) / entropy.length,
-      curve: accuracyAfterRemoving(correct, entropy, input.fractions ?? DEFAULT_REMOVAL_FRACTIONS),
+      tieBreak: 'mean-error margin',
+      curve: accuracyAfterRemoving(correct, entropy, input.fractions ?? DEFAULT_REMOVAL_FRACTIONS, records.map((r) => meanErrorMargin(r.meanErrors))),
       errorDetectionAuroc: errorDetectionAuroc(correct, entropy),
       groups: entropyGroups(yTrue, votePred, entropy, K, { positive }).map(({ group, title, stats }) => ({ group, title, stats })),
     },

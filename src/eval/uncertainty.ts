@@ -20,23 +20,37 @@ export interface RemovalPoint {
 }
 
 /**
- * Order in which images are set aside: entropy descending; among equal entropies the lower index
- * goes first (deterministic).
+ * Relative gap between the two smallest class mean errors, (e₂ − e₁) / e₁: near 0 when the
+ * class-conditional reconstructions are nearly tied. Vote entropy takes only N/2 + 1 values for
+ * two classes, so many images share an entropy; this margin orders them.
  */
-export function uncertaintyOrder(entropy: ArrayLike<number>): number[] {
-  return Array.from({ length: entropy.length }, (_, i) => i).sort((a, b) => entropy[b]! - entropy[a]! || a - b);
+export function meanErrorMargin(meanErrors: ArrayLike<number>): number {
+  const s = Array.from(meanErrors).sort((a, b) => a - b);
+  if (s.length < 2) return Infinity;
+  return s[0]! > 0 ? (s[1]! - s[0]!) / s[0]! : s[1]! > 0 ? Infinity : 0;
 }
 
 /**
- * Accuracy after setting aside the floor(f·n) most uncertain images, for each fraction f.
+ * Order in which images are set aside: entropy descending; among equal entropies the smaller
+ * mean-error margin goes first when margins are given, then the lower index (deterministic).
+ */
+export function uncertaintyOrder(entropy: ArrayLike<number>, margin?: ArrayLike<number>): number[] {
+  if (margin && margin.length !== entropy.length) throw new Error(`uncertaintyOrder: ${entropy.length} entropies but ${margin.length} margins`);
+  return Array.from({ length: entropy.length }, (_, i) => i)
+    .sort((a, b) => entropy[b]! - entropy[a]! || (margin ? margin[a]! - margin[b]! : 0) || a - b);
+}
+
+/**
+ * Accuracy after setting aside the floor(f·n) most uncertain images, for each fraction f
+ * (ordered by uncertaintyOrder).
  */
 export function accuracyAfterRemoving(
-  correct: ArrayLike<boolean>, entropy: ArrayLike<number>, fractions: readonly number[] = DEFAULT_REMOVAL_FRACTIONS,
+  correct: ArrayLike<boolean>, entropy: ArrayLike<number>, fractions: readonly number[] = DEFAULT_REMOVAL_FRACTIONS, margin?: ArrayLike<number>,
 ): RemovalPoint[] {
   const n = correct.length;
   if (entropy.length !== n) throw new Error(`accuracyAfterRemoving: ${n} correctness flags but ${entropy.length} entropies`);
   for (let i = 0; i < n; i++) if (Number.isNaN(entropy[i])) throw new Error(`accuracyAfterRemoving: entropy[${i}] is NaN`);
-  const order = uncertaintyOrder(entropy);
+  const order = uncertaintyOrder(entropy, margin);
   // suffixCorrect[m] = correct count among order[m..n-1], i.e. after removing the first m.
   const suffixCorrect = new Array<number>(n + 1).fill(0);
   for (let m = n - 1; m >= 0; m--) suffixCorrect[m] = suffixCorrect[m + 1]! + (correct[order[m]!] ? 1 : 0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups, uncertaintyOrder, DEFAULT_REMOVAL_FRACTIONS,
+  accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups, uncertaintyOrder, meanErrorMargin, DEFAULT_REMOVAL_FRACTIONS,
 } from '../../src/eval/index.ts';
 import { close } from './helpers.ts';
 
@@ -28,6 +28,18 @@ test('accuracy after removing the most uncertain, by hand', () => {
 test('ties in entropy: the lower index is set aside first', () => {
   assert.equal(accuracyAfterRemoving([true, false], [0.5, 0.5], [0.5])[0]!.accuracy, 0);
   assert.equal(accuracyAfterRemoving([false, true], [0.5, 0.5], [0.5])[0]!.accuracy, 1);
+});
+
+test('ties in entropy with margins: the nearer tie between the class errors goes first', () => {
+  assert.ok(Math.abs(meanErrorMargin([0.2, 0.25]) - 0.25) < 1e-12);
+  assert.ok(Math.abs(meanErrorMargin([0.3, 0.1, 0.12]) - 0.2) < 1e-12);
+  assert.equal(meanErrorMargin([0, 0]), 0);
+  const entropy = [0.5, 0.5, 0.9, 0.5];
+  assert.deepEqual(uncertaintyOrder(entropy, [0.3, 0.1, 0.5, 0.1]), [2, 1, 3, 0]);
+  // the wrong image has the smaller margin, so it is set aside first whatever its index
+  assert.equal(accuracyAfterRemoving([false, true], [0.5, 0.5], [0.5], [0.1, 0.2])[0]!.accuracy, 1);
+  assert.equal(accuracyAfterRemoving([true, false], [0.5, 0.5], [0.5], [0.2, 0.1])[0]!.accuracy, 1);
+  assert.throws(() => uncertaintyOrder([0.1, 0.2], [0.1]), /2 entropies but 1 margins/);
 });
 
 test('error-detection AUROC of the entropy', () => {
