@@ -24,6 +24,14 @@ const minutes = (runState.resume?.elapsedSec ?? 0) / 60;
 // training time up to the shipped step, from the run's metrics log
 const metrics = fs.existsSync(path.join(runDir, 'metrics.jsonl')) ? fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => { try { return JSON.parse(l); } catch { return {}; } }) : [];
 const atShipped = metrics.filter((m) => m.step === state.step && m.elapsedSec).at(-1)?.elapsedSec;
+function windowText(cal) {
+  const w = cal.window ?? {}, sr = w.searched;
+  const full = cal.tRange[0] === 0 && cal.tRange[1] === 1;
+  const test = sr ? ` (paired bootstrap p = ${sr.pValue.toFixed(3)} against the whole range; kept only below ${w.significance})` : '';
+  if (full) return ` The time-window search (\`meddiff calibrate --search-t\`) found t ∈ [${sr?.tRange.join(', ')}] best on the ${cal.fittedOn.split} images (${pct(sr?.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range)${test}, so pairs are drawn over the whole range, the paper's rule.`;
+  return ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range${test}; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.`;
+}
+
 const lines = [
   `# ${path.basename(modelDir)}`,
   '',
@@ -37,7 +45,7 @@ const lines = [
   '```',
   '',
   `- data: ${cfg.data.path.split('/').slice(-2).join('/')} (${cfg.classNames.join(', ')}), ${cfg.data.imageSize}² × ${cfg.data.channels} (28² padded to 32²)`,
-  `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize};${cfg.train.hflip ? ' random left–right flips;' : ''} Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
+  `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize};${cfg.train.hflip ? ' random left–right flips;' : ''}${cfg.train.shift ? ` random shifts of up to ${cfg.train.shift} px;` : ''} Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
   `- shipped weights: ${state.info?.selectedWeights ?? 'ema'} weights at step ${state.step} (${state.info?.validation ? `chosen by validation balanced accuracy: ${pct(state.info.validation.balancedAccuracy)}` : cal ? `chosen over the run's best/ by balanced accuracy on ${cal.fittedOn.images} ${cal.fittedOn.split} images with the fitted window and threshold: ${pct(cal.fittedOn.balancedAccuracy)}` : 'the final EMA'}); the run went to step ${runState.step}`,
   `- training time: ${atShipped ? `${(atShipped / 60).toFixed(0)} minutes to the shipped step ${state.step} (the whole run: ${minutes.toFixed(0)} minutes)` : `${minutes.toFixed(0)} minutes`} on ${os.cpus()[0]?.model ?? 'CPU'} (${os.availableParallelism?.() ?? os.cpus().length} cores), backend native (oneDNN), meddiff git ${rev}`,
   '',
@@ -58,7 +66,7 @@ const lines = [
   ...(rep.explanations ? ['', `Counterfactual explanations of ${rep.explanations.images} test images: flip rate ${pct(rep.explanations.flipRate)}, mean |Δ| ${rep.explanations.meanAbsDiff.toFixed(3)}, ${rep.explanations.secondsPerImage.toFixed(2)} s per image.`] : []),
   `Classification took ${rep.timing.secondsPerImage?.toFixed(2)} s per image (${rep.timing.forwardPassesPerSecond?.toFixed(0)} forward passes/s).`,
   ...(cal ? ['', `\`calibration.json\`: predict '${cfg.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (fitted on ${cal.fittedOn.images} ${cal.fittedOn.split} images, N = ${cal.fittedOn.n}).`
-    + (cal.tRange ? ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(cal.window?.fullRangeBalancedAccuracy)} over the whole range; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.` : '')] : []),
+    + (cal.tRange ? windowText(cal) : '')] : []),
   ...(paperRep ? ['', `The paper's rule (t over the whole range, no threshold; \`--t-range 0,1\`) on the same test images: vote accuracy ${pct(paperRep.vote.accuracy)}, balanced ${pct(paperRep.vote.balancedAccuracy)}, AUROC ${paperRep.vote.auroc.toFixed(3)}; mean-error accuracy ${pct(paperRep.mean.accuracy)}.`] : []),
   ...(ci ? ['', `CI check (\`ci-check.json\`, re-measured by \`test/models/shipped.test.ts\`): ${ci.images} evenly spread test images, N = ${ci.n}: accuracy ${pct(ci.accuracy)} ± ${pct(ci.tolerance)}.`] : []),
   '',

@@ -104,7 +104,7 @@ export function evaluateCommand(): Command {
     .option('--json', "print report.json's summary to stdout")
     .option('--positive <class>', "the 'finding' class for sensitivity/specificity/AUROC (default: the class that is not normal/benign)")
     .option('--explain <k>', 'add counterfactual explanations of the first k images (and their flip rate) to the report', intOption('--explain', 0), 0)
-    .option('--t <x>', "explanations: noise level in (0, 1) (default: the modality's, raised to the calibrated window's lower edge)", floatOption('--t'))
+    .option('--t <x>', 'explanations: noise level in (0, 1) (default 0.5 grayscale, 0.3 colour)', floatOption('--t'))
     .option('--cfg <w>', 'explanations: guidance weight', floatOption('--cfg'))
     .option('--quality <q>', 'explanations: fast or full', 'fast')
     .addHelpText('after', `

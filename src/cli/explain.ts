@@ -24,7 +24,7 @@ export function explainCommand(): Command {
     .requiredOption('--model <dir>', 'a training run, checkpoint or shipped model folder')
     .requiredOption('--out <dir>', 'folder for the panels and index.html')
     .option('--target <class>', 'class to explain towards (default: the runner-up; the other class for two)')
-    .option('--t <x>', "noise level to start from, in (0, 1) (default 0.5 grayscale, 0.3 colour, raised to the lower edge of the model's calibrated time window)", floatOption('--t'))
+    .option('--t <x>', 'noise level to start from, in (0, 1) (default 0.5 grayscale, 0.3 colour)', floatOption('--t'))
     .option('--cfg <w>', 'classifier-free guidance weight (default 7.5)', floatOption('--cfg'))
     .option('--steps <n>', 'denoising steps (default: 25 fast, 256 full)', intOption('--steps', 1))
     .option('--quality <q>', 'fast (25 DDIM steps, interactive) or full (256 ancestral steps, as in the paper)', 'fast')

@@ -27,15 +27,6 @@ export function defaultExplainConfig(channels: number): ExplainConfig {
   return { tExplain: channels === 1 ? 0.5 : 0.3, guidance: 7.5, ...EXPLAIN_QUALITY.fast, seed: 0 };
 }
 
-/**
- * Default starting noise level for a classifier that only looks at t in tRange: the modality's
- * default (paper), raised to the window's lower edge. A counterfactual started below the window
- * keeps the coarse content the windowed classifier decides on, so it rarely flips.
- */
-export function windowedExplainStart(channels: number, tRange: readonly [number, number]): number {
-  return Math.max(defaultExplainConfig(channels).tExplain, tRange[0]);
-}
-
 export function validateExplainConfig(partial: Partial<ExplainConfig>, channels: number): ExplainConfig {
   const c = { ...defaultExplainConfig(channels), ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as ExplainConfig;
   if (!(c.tExplain > 0 && c.tExplain < 1)) throw new Error(`explain: --t must be in (0, 1), got ${c.tExplain}`);

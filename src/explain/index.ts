@@ -1,6 +1,6 @@
 export { toUint8, grid, upscale, encodePng, writePng } from './images.ts';
 export type { RgbImage } from './images.ts';
-export { counterfactuals, differenceMap, proximity, validateExplainConfig, defaultExplainConfig, windowedExplainStart, EXPLAIN_QUALITY } from './counterfactual.ts';
+export { counterfactuals, differenceMap, proximity, validateExplainConfig, defaultExplainConfig, EXPLAIN_QUALITY } from './counterfactual.ts';
 export type { ExplainConfig, ExplainModel, Counterfactuals } from './counterfactual.ts';
 export { differenceImage, overlayImage, mapScale } from './panels.ts';
 export { explainImages } from './explain.ts';

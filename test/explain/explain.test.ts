@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from '../helpers.ts';
 import { S, oracle, asModel, noisyImages, templates } from '../oracle.ts';
-import { counterfactuals, explainImages, differenceMap, proximity, explanationGridPng, validateExplainConfig, windowedExplainStart } from '../../src/explain/index.ts';
+import { counterfactuals, explainImages, differenceMap, proximity, explanationGridPng, validateExplainConfig } from '../../src/explain/index.ts';
 import { createDenoiser } from '../../src/models/index.ts';
 
 before(setup);
@@ -27,18 +27,12 @@ test('with an oracle denoiser the counterfactual becomes the target class, flips
   m.dispose();
 });
 
-test("the counterfactual starts no lower than the classifier's time window, unless told", () => {
-  assert.equal(windowedExplainStart(1, [0, 1]), 0.5);
-  assert.equal(windowedExplainStart(1, [0.7, 1]), 0.7);
-  assert.equal(windowedExplainStart(3, [0.2, 0.9]), 0.3);
+test('the counterfactual starts from the modality default or the given t, and says which', () => {
   const m = oracle();
   const { images } = noisyImages(1);
   const run = (o: Parameters<typeof explainImages>[3]) => explainImages(asModel(m), images, 1, { ...o, explain: { steps: 2, ...o!.explain } })[0]!;
-  const windowed = run({ classify: { n: 3, tRange: [0.65, 1] } });
-  assert.equal(windowed.tExplain, 0.65);
-  const told = run({ classify: { n: 3, tRange: [0.65, 1] }, explain: { tExplain: 0.4 } });
-  assert.equal(told.tExplain, 0.4);
-  assert.equal(run({ classify: { n: 3 } }).tExplain, 0.5);
+  assert.equal(run({ classify: { n: 3, tRange: [0.65, 1] } }).tExplain, 0.5);
+  assert.equal(run({ classify: { n: 3 }, explain: { tExplain: 0.4 } }).tExplain, 0.4);
   m.dispose();
 });
 
