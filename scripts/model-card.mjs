@@ -17,7 +17,8 @@ const ci = fs.existsSync(path.join(modelDir, 'ci-check.json')) ? read(path.join(
 const paperDir = reportDir.replace(/\/?$/, '-paper');
 const paperRep = fs.existsSync(path.join(paperDir, 'report.json')) ? read(path.join(paperDir, 'report.json')) : null;
 const cal = fs.existsSync(path.join(modelDir, 'calibration.json')) ? read(path.join(modelDir, 'calibration.json')) : null;
-const rev = (() => { try { return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
+// TRAINED_AT_REV: the revision the model was trained with, when the card is regenerated later
+const rev = process.env.TRAINED_AT_REV || (() => { try { return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
 const pct = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const at = (f) => rep.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy;
 const minutes = (runState.resume?.elapsedSec ?? 0) / 60;
@@ -29,7 +30,7 @@ function windowText(cal) {
   const full = cal.tRange[0] === 0 && cal.tRange[1] === 1;
   const test = sr ? ` (paired bootstrap p = ${sr.pValue.toFixed(3)} against the whole range; kept only below ${w.significance})` : '';
   if (full) return ` The time-window search (\`meddiff calibrate --search-t\`) found t ∈ [${sr?.tRange.join(', ')}] best on the ${cal.fittedOn.split} images (${pct(sr?.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range)${test}, so pairs are drawn over the whole range, the paper's rule.`;
-  return ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range${test}; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.`;
+  return ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range${sr ? `, paired bootstrap p = ${sr.pValue.toFixed(3)}, kept only below ${w.significance}` : ''}; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.`;
 }
 
 const lines = [
