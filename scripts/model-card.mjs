@@ -28,8 +28,7 @@ const atShipped = metrics.filter((m) => m.step === state.step && m.elapsedSec).a
 function windowText(cal) {
   const w = cal.window ?? {}, sr = w.searched;
   const full = cal.tRange[0] === 0 && cal.tRange[1] === 1;
-  const test = sr ? ` (paired bootstrap p = ${sr.pValue.toFixed(3)} against the whole range; kept only below ${w.significance})` : '';
-  if (full) return ` The time-window search (\`meddiff calibrate --search-t\`) found t ∈ [${sr?.tRange.join(', ')}] best on the ${cal.fittedOn.split} images (${pct(sr?.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range)${test}, so pairs are drawn over the whole range, the paper's rule.`;
+  if (full) return ` The time-window search (\`meddiff calibrate --search-t\`) found t ∈ [${sr?.tRange.join(', ')}] best on the ${cal.fittedOn.split} images (${pct(sr?.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range, paired bootstrap p = ${sr?.pValue.toFixed(3)}, kept only below ${w.significance}), so pairs are drawn over the whole range, the paper's rule.`;
   return ` Pairs are drawn at diffusion times t ∈ [${cal.tRange.join(', ')}], the window that gave the best balanced accuracy on the same ${cal.fittedOn.split} images (${pct(cal.fittedOn.balancedAccuracy)} against ${pct(w.fullRangeBalancedAccuracy)} over the whole range${sr ? `, paired bootstrap p = ${sr.pValue.toFixed(3)}, kept only below ${w.significance}` : ''}; \`meddiff calibrate --search-t\`). \`--t-range 0,1\` restores the paper's rule.`;
 }
 
