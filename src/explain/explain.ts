@@ -2,7 +2,7 @@
 // (factual) and for the target class (counterfactual), the difference map, and how faithful
 // the counterfactual is (does the classifier now say the target? how much did it change?).
 import { DiffusionClassifier, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
-import { counterfactuals, defaultExplainConfig, differenceMap, proximity, type ExplainConfig, type ExplainModel } from './counterfactual.ts';
+import { counterfactuals, differenceMap, proximity, validateExplainConfig, type ExplainConfig, type ExplainModel } from './counterfactual.ts';
 
 export interface Explanation {
   input: Float32Array;
@@ -40,8 +40,9 @@ export function explainImages(m: ExplainModel, images: Float32Array, count: numb
   }
   const clf = new DiffusionClassifier(m, { n: 25, earlyStop: 'decided', ...o.classify, keepErrors: false });
   const preds = clf.classify(images, count);
-  const tExplain = o.explain?.tExplain ?? defaultExplainConfig(m.channels).tExplain;
-  const cfs = counterfactuals(m, images, count, { ...o.explain, tExplain }, o.onStep);
+  const settings = validateExplainConfig(o.explain ?? {}, m.channels);
+  const { tExplain } = settings;
+  const cfs = counterfactuals(m, images, count, settings, o.onStep);
   const px = m.imageSize * m.imageSize * m.channels;
   const targets = preds.map((p) => {
     if (o.target !== undefined) return o.target;

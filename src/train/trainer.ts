@@ -15,8 +15,6 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.ts';
 import { mirrorSome, shiftSome } from './augment.ts';
 
-export { mirrorSome, shiftSome };
-
 export interface TrainBatch { images: Float32Array; labels: Int32Array }
 
 /** A resumable stream of training batches (NHWC in [−1, 1], at the model's pixel size). */
