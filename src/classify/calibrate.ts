@@ -21,6 +21,8 @@ export interface Calibration {
    * threshold was fitted on votes from this window, and the classifier draws its pairs in it.
    */
   tRange?: [number, number];
+  /** Fitted with the mirror view on alternate pairs (`--mirror`); the classifier then uses it too. */
+  mirror?: boolean;
   window?: {
     fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number;
     /** The best window found and its bootstrap p-value; tRange is [0, 1] when p ≥ significance. */
@@ -52,16 +54,28 @@ export function applyCalibration(c: Calibration, shares: readonly number[]): num
 }
 
 /**
- * The classify settings a stored calibration implies, and the calibration if it still applies: an
- * explicit tRange other than the calibrated window keeps the user's window and drops the threshold
- * (it was fitted on other votes).
+ * The classify settings a stored calibration implies (its time window and mirror view), and the
+ * calibration if it still applies: an explicit setting other than the calibrated one is kept and
+ * the threshold is dropped, since it was fitted on other votes.
  */
-export function applyCalibratedWindow<T extends { tRange?: [number, number] }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
-  if (!cal?.tRange) return { cfg, cal };
-  if (!cfg.tRange) return { cfg: { ...cfg, tRange: cal.tRange }, cal };
-  if (cfg.tRange[0] === cal.tRange[0] && cfg.tRange[1] === cal.tRange[1]) return { cfg, cal };
-  warn(`--t-range ${cfg.tRange.join(',')} differs from the calibrated window ${cal.tRange.join(',')}; the calibrated threshold is not applied`);
-  return { cfg, cal: null };
+export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
+  if (!cal) return { cfg, cal };
+  const out = { ...cfg };
+  if (cal.tRange) {
+    if (!cfg.tRange) out.tRange = cal.tRange;
+    else if (cfg.tRange[0] !== cal.tRange[0] || cfg.tRange[1] !== cal.tRange[1]) {
+      warn(`--t-range ${cfg.tRange.join(',')} differs from the calibrated window ${cal.tRange.join(',')}; the calibrated threshold is not applied`);
+      return { cfg, cal: null };
+    }
+  }
+  const calMirror = cal.mirror ?? false;
+  if (cfg.mirror === undefined) {
+    if (calMirror) out.mirror = true;
+  } else if (cfg.mirror !== calMirror) {
+    warn(`the calibration was fitted ${calMirror ? 'with' : 'without'} the mirror view (${calMirror ? '--mirror' : '--no-mirror'}); the calibrated threshold is not applied`);
+    return { cfg, cal: null };
+  }
+  return { cfg: out, cal };
 }
 
 export function saveCalibration(modelDir: string, c: Calibration): string {

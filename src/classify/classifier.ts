@@ -5,6 +5,7 @@
 import { tf } from '../runtime/index.ts';
 import { Rng, alphaSigma, haarForward, logSnr as logSnrAt, type ScheduleConfig } from '../diffusion/index.ts';
 import type { Denoiser } from '../models/index.ts';
+import { mirrorSome } from '../data/index.ts';
 import { validateClassifyConfig } from './config.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
 import { argmin, majorityVote, meanErrors, pairVote, signTestP, voteDecided, voteEntropy } from './vote.ts';
@@ -43,6 +44,7 @@ function drawTimes(n: number, mode: ClassifyConfig['times'], [lo, hi]: [number, 
 interface Job {
   index: number;
   x: Float32Array; // wavelet-space image, model layout
+  xMirror?: Float32Array; // its left-right mirror (cfg.mirror): odd pairs see this view
   times: Float64Array;
   rng: Rng;
   errors: Float32Array;
@@ -112,8 +114,9 @@ export class DiffusionClassifier {
       const l = logSnrAt(job.times[pair]!, this.m.schedule);
       const { alpha: a, sigma: s } = alphaSigma(l);
       const e = job.rng.normals(px); // pairs are drawn in order, so pair k's ε is fixed by the seed
+      const x = pair % 2 === 1 && job.xMirror ? job.xMirror : job.x;
       const zi = new Float32Array(px);
-      for (let j = 0; j < px; j++) zi[j] = a * job.x[j]! + s * e[j]!;
+      for (let j = 0; j < px; j++) zi[j] = a * x[j]! + s * e[j]!;
       for (let c = 0; c < K; c++) {
         const r = i * K + c;
         z.set(zi, r * px); eps.set(e, r * px);
@@ -141,6 +144,7 @@ export class DiffusionClassifier {
     const { n, seed, times, tRange, batchSize, earlyStop, chunk } = this.cfg;
     const K = this.numClasses;
     const xs = this.toModelSpace(images, count);
+    const xsMirror = this.cfg.mirror ? this.toModelSpace(mirrorSome(images, [count, this.m.imageSize, this.m.imageSize, this.m.channels], new Array<boolean>(count).fill(true)), count) : undefined;
     const mc = this.m.model.config;
     const px = mc.imageSize * mc.imageSize * mc.inChannels;
     const results = new Array<ImageResult>(count);
@@ -153,7 +157,8 @@ export class DiffusionClassifier {
       while (next < count && active.length * Math.min(step, n) < perCall) {
         const x = xs.subarray(next * px, (next + 1) * px);
         const rng = new Rng(imageSeed(images.subarray(next * (images.length / count), (next + 1) * (images.length / count)), seed));
-        active.push({ index: next, x, times: drawTimes(n, times, tRange, rng), rng, errors: new Float32Array(n * K), used: 0, done: false });
+        const xMirror = xsMirror?.subarray(next * px, (next + 1) * px);
+        active.push({ index: next, x, xMirror, times: drawTimes(n, times, tRange, rng), rng, errors: new Float32Array(n * K), used: 0, done: false });
         next++;
       }
     };

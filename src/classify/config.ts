@@ -25,6 +25,7 @@ export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): C
     throw new Error(`classify config: 'tRange' must be [tMin, tMax] with 0 ≤ tMin < tMax ≤ 1, got ${JSON.stringify(r)}`);
   }
   c.tRange = [r[0], r[1]];
+  for (const f of ['mirror', 'keepErrors'] as const) if (typeof c[f] !== 'boolean') throw new Error(`classify config: '${f}' must be true or false, got ${JSON.stringify(c[f])}`);
   if (!(c.alpha > 0 && c.alpha < 1)) throw new Error(`classify config: 'alpha' must be in (0, 1), got ${c.alpha}`);
   return c;
 }

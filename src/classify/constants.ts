@@ -5,6 +5,7 @@ export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   times: 'uniform',
   tRange: [0, 1],
   aggregate: 'vote',
+  mirror: false,
   seed: 0,
   batchSize: 256,
   earlyStop: 'off',

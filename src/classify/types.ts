@@ -14,6 +14,12 @@ export interface ClassifyConfig {
    */
   tRange: [number, number];
   aggregate: Aggregate;
+  /**
+   * Odd-numbered pairs see the left–right mirror of the image (test-time augmentation at no extra
+   * cost): the vote then pools both views. Only for side-free images (ultrasound, dermoscopy) and
+   * models trained with mirrored images (`meddiff train --hflip`); not for chest X-rays.
+   */
+  mirror: boolean;
   seed: number;
   /** Forward passes per model call (rows = pairs × classes). */
   batchSize: number;

@@ -55,6 +55,7 @@ Examples:
         fittedOn: { split, images: count, n: clf.cfg.n, balancedAccuracy: fit.balancedAccuracy, uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2) },
       };
       cal.weightsSha256 = tm.weightsSha256;
+      if (clf.cfg.mirror) cal.mirror = true;
       if (win) {
         cal.tRange = win.tRange;
         cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n, searched: win.searched, significance: o.significance as number };

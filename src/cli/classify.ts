@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedWindow, type ClassifyConfig } from '../classify/index.ts';
+import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedSettings, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -14,6 +14,8 @@ export function withClassifyOptions(cmd: Command): Command {
     .option('--early-stop <rule>', "off, decided (stop when the vote can't change) or confident (sign test)", 'off')
     .option('--times <mode>', 'uniform, stratified or grid', 'uniform')
     .option('--t-range <lo,hi>', "draw the pairs' times in [lo, hi] (default: the window in the model's calibration.json, else 0,1 as in the paper)", tRangeOption)
+    .option('--mirror', "odd pairs see the left–right mirror image, pooling both views at no extra cost (side-free images such as ultrasound, for models trained with --hflip; default: as in the model's calibration.json)")
+    .option('--no-mirror', "never use the mirror view, even if the model's calibration.json was fitted with it")
     .option('--batch <n>', 'forward passes per model call', intOption('--batch', 1), 256)
     .option('--weights <which>', 'ema or raw', 'ema')
     .option('--seed <n>', 'seed of the noise pairs', intOption('--seed', 0), 0);
@@ -31,6 +33,7 @@ export function classifyConfigFrom(o: Record<string, unknown>): Partial<Classify
   return {
     n: o.n as number, aggregate: o.aggregate as ClassifyConfig['aggregate'], earlyStop: o.earlyStop as ClassifyConfig['earlyStop'],
     times: o.times as ClassifyConfig['times'], batchSize: o.batch as number, seed: o.seed as number, tRange: o.tRange as [number, number] | undefined,
+    mirror: o.mirror as boolean | undefined,
   };
 }
 
@@ -52,7 +55,7 @@ Examples:
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
       const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
-      const { cfg, cal: stored } = applyCalibratedWindow(classifyConfigFrom(o), loadCalibration(tm.dir, tm.weightsSha256));
+      const { cfg, cal: stored } = applyCalibratedSettings(classifyConfigFrom(o), loadCalibration(tm.dir, tm.weightsSha256));
       const clf = new DiffusionClassifier(tm, cfg);
       const px = tm.imageSize * tm.imageSize * tm.channels;
       const batch = new Float32Array(images.length * px);
@@ -83,6 +86,7 @@ Examples:
       }
       if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data)\n`);
       if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
+      if (clf.cfg.mirror) process.stdout.write(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}\n`);
       process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
       tm.model.dispose();
     });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor, type TrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadCalibration, applyCalibration, applyCalibratedWindow, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
+import { DiffusionClassifier, loadCalibration, applyCalibration, applyCalibratedSettings, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { writeReport, summarize, defaultPositiveClass, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
@@ -42,7 +42,7 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
     if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
     const ids = rawIds.map((id) => (path.isAbsolute(id) ? path.relative(process.cwd(), id) : id));
     // A stored calibration may carry a time window fitted on validation data; it sets the pairs' times.
-    const { cfg, cal } = applyCalibratedWindow(o.classify, o.calibration === false ? null : loadCalibration(tm.dir, tm.weightsSha256));
+    const { cfg, cal } = applyCalibratedSettings(o.classify, o.calibration === false ? null : loadCalibration(tm.dir, tm.weightsSha256));
     const clf = new DiffusionClassifier(tm, { ...cfg, keepErrors: true });
     const progress = o.quiet ? null : new Progress(`evaluate ${split}`, count);
     const t0 = performance.now();

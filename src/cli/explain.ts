@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { loadTrainedModel } from '../train/index.ts';
-import { loadForModel, loadCalibration, applyCalibratedWindow, type ClassifyConfig } from '../classify/index.ts';
+import { loadForModel, loadCalibration, applyCalibratedSettings, type ClassifyConfig } from '../classify/index.ts';
 import { explainImages, explanationGridPng, explanationPage, explanationTable, EXPLAIN_QUALITY, type ExplainConfig } from '../explain/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { classIndex } from './sample.ts';
@@ -46,7 +46,7 @@ Examples:
       for (const [i, f] of images.entries()) batch.set(await loadForModel(f, tm), i * px);
       const progress = new Progress('explain', 1);
       const t0 = performance.now();
-      const es = explainImages(tm, batch, images.length, { explain: settings, target, classify: applyCalibratedWindow<Partial<ClassifyConfig>>({ seed: o.seed as number, n: o.n as number }, loadCalibration(tm.dir, tm.weightsSha256), () => {}).cfg, onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`) });
+      const es = explainImages(tm, batch, images.length, { explain: settings, target, classify: applyCalibratedSettings<Partial<ClassifyConfig>>({ seed: o.seed as number, n: o.n as number }, loadCalibration(tm.dir, tm.weightsSha256), () => {}).cfg, onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`) });
       progress.stop();
       const seconds = (performance.now() - t0) / 1000;
       const out = o.out as string;

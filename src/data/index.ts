@@ -16,3 +16,4 @@ export {
   type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind, type StackedSplit,
 } from './dataset.ts';
 export { BatchStream, type Batch, type BatchPosition, type BatchSource, type BatchStreamOptions } from './batches.ts';
+export { mirrorSome, shiftSome } from './augment.ts';

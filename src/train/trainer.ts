@@ -13,7 +13,7 @@ import { Adam } from './optim.ts';
 import { Ema } from './ema.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.ts';
-import { mirrorSome, shiftSome } from './augment.ts';
+import { mirrorSome, shiftSome } from '../data/index.ts';
 
 export interface TrainBatch { images: Float32Array; labels: Int32Array }
 

@@ -97,3 +97,31 @@ test('tRange draws every pair inside the window and reports each pair time; [0, 
   }
   m.dispose();
 });
+
+test('mirror: odd pairs see the mirrored image with the same noise stream; a mirror-symmetric image gives identical errors', () => {
+  const model = createDenoiser({ preset: 'tiny' }, 2);
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 3))); });
+  const { images } = noisyImages(2);
+  const symmetric = Float32Array.from(images.subarray(0, S * S));
+  for (let y = 0; y < S; y++) for (let x = 0; x < S / 2; x++) symmetric[y * S + (S - 1 - x)] = symmetric[y * S + x]!;
+  const both = new Float32Array(2 * S * S);
+  both.set(symmetric, 0); both.set(images.subarray(S * S, 2 * S * S), S * S);
+  const plain = new DiffusionClassifier(asModel(model), { n: 6 }).classify(both, 2);
+  const mirrored = new DiffusionClassifier(asModel(model), { n: 6, mirror: true }).classify(both, 2);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.abs(a) + 1e-7;
+  // image 0 is its own mirror: every pair is unchanged
+  for (let j = 0; j < 12; j++) assert.ok(close(plain[0]!.errors![j]!, mirrored[0]!.errors![j]!), `symmetric image, entry ${j}`);
+  // image 1: even pairs are the same; odd pairs see another image, so their errors move
+  let oddMoved = 0;
+  for (let k = 0; k < 6; k++) {
+    for (let c = 0; c < 2; c++) {
+      const a = plain[1]!.errors![2 * k + c]!, b = mirrored[1]!.errors![2 * k + c]!;
+      if (k % 2 === 0) assert.ok(close(a, b), `pair ${k} class ${c}`);
+      else if (!close(a, b)) oddMoved++;
+    }
+  }
+  assert.ok(oddMoved >= 4, `${oddMoved} odd-pair errors moved`);
+  assert.deepEqual([...mirrored[1]!.times!], [...plain[1]!.times!]);
+  assert.throws(() => new DiffusionClassifier(asModel(model), { mirror: 'yes' as never }), /'mirror' must be true or false/);
+  model.dispose();
+});

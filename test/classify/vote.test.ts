@@ -63,3 +63,23 @@ test('vote-share threshold fitted for balanced accuracy; ties keep 0.5', async (
   assert.equal(applyCalibration(cal, [0.7, 0.3]), 1);
   assert.equal(applyCalibration(cal, [0.8, 0.2]), 0);
 });
+
+test('applyCalibratedSettings fills the calibrated window and mirror view; an explicit other setting drops the threshold', async () => {
+  const { applyCalibratedSettings } = await import('../../src/classify/index.ts');
+  const base = { kind: 'vote-share-threshold' as const, positive: 0, threshold: 0.4, fittedOn: { split: 'val', images: 7, n: 11, balancedAccuracy: 0, uncalibratedBalancedAccuracy: 0 } };
+  const warnings: string[] = [];
+  const warn = (m: string) => { warnings.push(m); };
+  const cal = { ...base, tRange: [0.5, 1] as [number, number], mirror: true };
+  assert.deepEqual(applyCalibratedSettings<{ n?: number; tRange?: [number, number]; mirror?: boolean }>({ n: 5 }, cal, warn), { cfg: { n: 5, tRange: [0.5, 1], mirror: true }, cal });
+  assert.deepEqual(applyCalibratedSettings({ tRange: [0.5, 1] as [number, number], mirror: true }, cal, warn).cal, cal);
+  assert.equal(applyCalibratedSettings({ mirror: false }, cal, warn).cal, null);
+  assert.match(warnings.at(-1)!, /fitted with the mirror view/);
+  assert.equal(applyCalibratedSettings({ tRange: [0, 1] as [number, number] }, cal, warn).cal, null);
+  assert.match(warnings.at(-1)!, /differs from the calibrated window/);
+  // a calibration without the mirror view: --mirror drops it, nothing set keeps mirror unset
+  assert.equal(applyCalibratedSettings({ mirror: true }, base, warn).cal, null);
+  assert.match(warnings.at(-1)!, /fitted without the mirror view/);
+  assert.deepEqual(applyCalibratedSettings<{ n?: number; mirror?: boolean }>({ n: 3 }, base, warn), { cfg: { n: 3 }, cal: base });
+  assert.equal(warnings.length, 3);
+  assert.deepEqual(applyCalibratedSettings<{ n?: number; mirror?: boolean }>({ n: 3 }, null, warn), { cfg: { n: 3 }, cal: null });
+});

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setup, tf, maxAbsDiff } from '../helpers.ts';
 import { trainFromData, loadTrainedModel, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
-import { mirrorSome, shiftSome } from '../../src/train/augment.ts';
+import { mirrorSome, shiftSome } from '../../src/data/index.ts';
 
 before(setup);
 

@@ -1,5 +1,5 @@
-// Training-time augmentations on NHWC float batches. The caller draws the random choices from
-// the trainer's RNG, so a resumed run repeats them exactly.
+// Augmentations on NHWC float batches: training draws the random choices from the trainer's RNG
+// (a resumed run repeats them exactly); the classifier mirrors its alternate-pair view.
 
 /** Copy of NHWC images with the chosen ones mirrored left–right. */
 export function mirrorSome(images: Float32Array, [n, h, w, c]: [number, number, number, number], which: readonly boolean[]): Float32Array {
