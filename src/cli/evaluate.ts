@@ -79,7 +79,7 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
       model: { path: path.resolve(o.model), weights: tm.weights, step: tm.step, parameters: tm.model.parameterCount(), config: o.model },
       settings: {
         N: clf.cfg.n, aggregate: clf.cfg.aggregate, seed: clf.cfg.seed, split, data: path.resolve(o.data), earlyStop: clf.cfg.earlyStop,
-        times: clf.cfg.times, tRange: clf.cfg.tRange, limit: o.limit ?? null,
+        times: clf.cfg.times, tRange: clf.cfg.tRange, mirror: clf.cfg.mirror, limit: o.limit ?? null,
         timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
       },
       extraSections: sections,
@@ -142,7 +142,7 @@ Examples:
       const brief = {
         accuracy: primary.accuracy, balancedAccuracy: primary.balancedAccuracy, macroF1: primary.macroF1, auroc: primary.auroc,
         sensitivity: primary.sensitivity, specificity: primary.specificity, aggregate: summary.primary, N: summary.settings.N,
-        images: summary.data.images, tRange: (summary.settings as { tRange?: [number, number] }).tRange,
+        images: summary.data.images, tRange: (summary.settings as { tRange?: [number, number] }).tRange, mirror: Boolean((summary.settings as { mirror?: boolean }).mirror),
         vote: { accuracy: summary.vote.accuracy, balancedAccuracy: summary.vote.balancedAccuracy, macroF1: summary.vote.macroF1, auroc: summary.vote.auroc },
         mean: { accuracy: summary.mean.accuracy, balancedAccuracy: summary.mean.balancedAccuracy, macroF1: summary.mean.macroF1, auroc: summary.mean.auroc },
         accuracyAfterRemoving: Object.fromEntries(summary.uncertainty.curve.map((p) => [p.fraction.toFixed(2), p.accuracy])),
@@ -157,7 +157,7 @@ Examples:
       }
       const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
       const tr = (summary.settings as { tRange?: [number, number] }).tRange;
-      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}${tr && (tr[0] > 0 || tr[1] < 1) ? `, pairs at t ∈ [${tr.join(', ')}]` : ''}\n`);
+      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}${tr && (tr[0] > 0 || tr[1] < 1) ? `, pairs at t ∈ [${tr.join(', ')}]` : ''}${(summary.settings as { mirror?: boolean }).mirror ? ', odd pairs on the mirror image' : ''}\n`);
       for (const agg of ['vote', 'mean'] as const) {
         const m = summary[agg];
         process.stdout.write(`  ${agg.padEnd(5)} accuracy ${pct(m.accuracy)}  balanced ${pct(m.balancedAccuracy)}  F1 ${m.macroF1.toFixed(3)}  AUROC ${m.auroc.toFixed(3)}\n`);

@@ -117,3 +117,21 @@ test('calibrate --search-t stores a time window and threshold that classify and 
   assert.notEqual(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--split', 'test').code, 0, 'the test split is refused');
   assert.match(run('classify', '--model', model, '--t-range', '0.7,0.2', 'x.png').err, /--t-range expects lo,hi/);
 });
+
+test('calibrate --mirror stores the mirror view; classify then uses it, and --no-mirror drops the threshold', () => {
+  const model = path.join(dir, 'run-mirror');
+  fs.cpSync(path.join(dir, 'run'), model, { recursive: true });
+  const c = run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '8', '--n', '4', '--mirror');
+  assert.equal(c.code, 0, c.err);
+  const cal = JSON.parse(fs.readFileSync(path.join(model, 'best', 'calibration.json'), 'utf8'));
+  assert.equal(cal.mirror, true);
+  const img = 'data/fixtures/nih_cxr14_00000001_000.png';
+  const k = JSON.parse(run('classify', '--model', model, '--n', '3', '--json', img).out);
+  assert.equal(k.settings.mirror, true);
+  assert.equal(k.results[0].calibrated, true);
+  const off = run('classify', '--model', model, '--n', '3', '--no-mirror', '--json', img);
+  assert.equal(off.code, 0, off.err);
+  assert.match(off.err, /fitted with the mirror view.*not applied/);
+  assert.equal(JSON.parse(off.out).settings.mirror, false);
+  assert.equal(JSON.parse(off.out).results[0].calibrated, false);
+});
