@@ -13,7 +13,15 @@ export interface Calibration {
   positive: number;
   /** Predict `positive` when its vote share ≥ threshold. */
   threshold: number;
-  fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number };
+  fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number; accuracy?: number; uncalibratedAccuracy?: number };
+  /**
+   * What the threshold maximises: balanced accuracy (default; robust when the class mix of new data
+   * differs from the fitting split's) or accuracy (the fitting split's class mix is assumed to hold:
+   * the threshold is where the Platt-scaled probability of `positive` reaches 0.5).
+   */
+  objective?: CalibrationObjective;
+  /** Platt scaling of the positive vote share s: P(positive) = σ(a·(s − 0.5) + b) (objective 'accuracy'). */
+  platt?: { a: number; b: number };
   /** The exact weights it was fitted for (SHA-256 of the weight file); other weights ignore it. */
   weightsSha256?: string;
   /**
@@ -31,6 +39,8 @@ export interface Calibration {
   };
 }
 
+export type CalibrationObjective = 'balanced-accuracy' | 'accuracy';
+
 export const CALIBRATION_FILE = 'calibration.json';
 
 /**
@@ -47,6 +57,40 @@ export function fitVoteThreshold(shares: readonly number[], labels: readonly num
     if (b > best.balancedAccuracy + 1e-12 || (Math.abs(b - best.balancedAccuracy) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, balancedAccuracy: b };
   }
   return best;
+}
+
+/**
+ * Platt scaling of the positive vote share by maximum likelihood (Newton's method on the logistic
+ * loss, a tiny ridge for stability). Smooth in the data, unlike a threshold chosen by counting
+ * correct answers, which on a small split jumps between isolated optima. The returned threshold is
+ * where P(positive) = 0.5, the accuracy-optimal rule under the fitting split's class mix.
+ */
+export function fitPlatt(shares: readonly number[], labels: readonly number[], positive = 1): { a: number; b: number; threshold: number } {
+  if (shares.length !== labels.length || shares.length === 0) throw new Error('fitPlatt: need one vote share per label');
+  const y = labels.map((l) => (l === positive ? 1 : 0));
+  if (y.every((v) => v === y[0])) throw new Error('fitPlatt: the labels hold only one class; calibration needs both');
+  const ridge = 1e-6;
+  let a = 1, b = 0;
+  for (let it = 0; it < 100; it++) {
+    let ga = ridge * a, gb = 0, haa = ridge, hab = 0, hbb = 0;
+    for (let i = 0; i < shares.length; i++) {
+      const x = shares[i]! - 0.5;
+      const p = 1 / (1 + Math.exp(-(a * x + b)));
+      const g = p - y[i]!, w = Math.max(p * (1 - p), 1e-12);
+      ga += g * x; gb += g; haa += w * x * x; hab += w * x; hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    const da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    a -= da; b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+  }
+  if (!(a > 0) || !Number.isFinite(b)) throw new Error(`fitPlatt: the ${positive === 1 ? 'second' : 'first'} class's vote share does not rise with the label on this split (slope ${a.toFixed(3)}); the model does not separate the classes here`);
+  return { a, b, threshold: Math.min(1.000001, Math.max(0, 0.5 - b / a)) };
+}
+
+/** Platt-scaled probability of the positive class, when the calibration has one. */
+export function calibratedProbability(c: Calibration, shares: readonly number[]): number | null {
+  return c.platt ? 1 / (1 + Math.exp(-(c.platt.a * (shares[c.positive]! - 0.5) + c.platt.b))) : null;
 }
 
 export function applyCalibration(c: Calibration, shares: readonly number[]): number {

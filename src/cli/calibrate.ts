@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor } from '../train/index.ts';
-import { DiffusionClassifier, fitVoteThreshold, saveCalibration, searchTimeWindow, type Calibration } from '../classify/index.ts';
+import { DiffusionClassifier, fitPlatt, fitVoteThreshold, saveCalibration, searchTimeWindow, type Calibration, type CalibrationObjective } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import { balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
+import { accuracy, balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { classifyConfigFrom, weightsFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
@@ -17,9 +17,11 @@ export function calibrateCommand(): Command {
     .option('--search-t', 'also choose the diffusion-time window of the pairs (by balanced accuracy on this split); use --n 101 or more')
     .option('--min-width <w>', 'narrowest time window --search-t considers', floatOption('--min-width', 0.05), 0.3)
     .option('--significance <p>', '--search-t keeps the best window only if its gain over the full range has a paired bootstrap p-value below this (1: always)', floatOption('--significance', 0), 0.05)
+    .option('--objective <what>', "balanced (maximise balanced accuracy; for new data whose class mix may differ) or accuracy (Platt scaling, P = 0.5; assumes this split's class mix)", 'balanced')
     .addHelpText('after', `
 Examples:
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 51
+  meddiff calibrate --model runs/breast --data data/breastmnist.npz --n 101 --objective accuracy
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --search-t
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz   # then shows calibrated and uncalibrated results
 `)
@@ -33,6 +35,8 @@ Examples:
       const ds = await openDataset(o.data as string, { ...datasetOptionsFor(tm), split });
       if (ds.classNames.join('\n') !== tm.classNames.join('\n')) throw new Error(`the model's classes (${tm.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
       const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit as number | undefined, spread: true });
+      const objective: CalibrationObjective | undefined = o.objective === 'balanced' ? 'balanced-accuracy' : o.objective === 'accuracy' ? 'accuracy' : undefined;
+      if (!objective) throw new Error(`--objective must be 'balanced' or 'accuracy', got '${String(o.objective)}'`);
       const search = Boolean(o.searchT);
       const cfg = classifyConfigFrom(o);
       if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
@@ -49,11 +53,17 @@ Examples:
         shares = win.shares.map((s) => s[positive]!);
         preds = win.predictions;
       }
-      const fit = fitVoteThreshold(shares, labels, positive);
+      const platt = objective === 'accuracy' ? fitPlatt(shares, labels, positive) : null;
+      const threshold = platt ? platt.threshold : fitVoteThreshold(shares, labels, positive).threshold;
+      const decided = shares.map((s) => (s >= threshold ? positive : 1 - positive));
       const cal: Calibration = {
-        kind: 'vote-share-threshold', positive, threshold: fit.threshold,
-        fittedOn: { split, images: count, n: clf.cfg.n, balancedAccuracy: fit.balancedAccuracy, uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2) },
+        kind: 'vote-share-threshold', positive, threshold, objective,
+        fittedOn: {
+          split, images: count, n: clf.cfg.n, balancedAccuracy: balancedAccuracy(labels, decided, 2), uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2),
+          accuracy: accuracy(labels, decided), uncalibratedAccuracy: accuracy(labels, preds),
+        },
       };
+      if (platt) cal.platt = { a: platt.a, b: platt.b };
       cal.weightsSha256 = tm.weightsSha256;
       if (clf.cfg.mirror) cal.mirror = true;
       if (win) {
@@ -64,7 +74,8 @@ Examples:
           + (win.tRange[0] === w.tRange[0] && win.tRange[1] === w.tRange[1] ? `kept: pairs will be drawn from t ∈ [${w.tRange.join(', ')}]\n` : `not significant at ${o.significance as number}: keeping the full range t ∈ [0, 1] (the paper's rule)\n`));
       }
       const file = saveCalibration(tm.dir, cal);
-      process.stdout.write(`threshold on '${tm.classNames[positive]}' vote share: ${fit.threshold.toFixed(3)} (balanced accuracy on ${split}: ${(100 * cal.fittedOn.uncalibratedBalancedAccuracy).toFixed(1)}% → ${(100 * fit.balancedAccuracy).toFixed(1)}%)\nwrote ${path.resolve(file)}\n`);
+      const f = cal.fittedOn, pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+      process.stdout.write(`threshold on '${tm.classNames[positive]}' vote share: ${threshold.toFixed(3)} (${platt ? `Platt scaling, P = 0.5; accuracy on ${split}: ${pc(f.uncalibratedAccuracy!)} → ${pc(f.accuracy!)}, balanced accuracy ${pc(f.uncalibratedBalancedAccuracy)} → ${pc(f.balancedAccuracy)}` : `balanced accuracy on ${split}: ${pc(f.uncalibratedBalancedAccuracy)} → ${pc(f.balancedAccuracy)}`})\nwrote ${path.resolve(file)}\n`);
       tm.model.dispose();
     });
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedSettings, type ClassifyConfig } from '../classify/index.ts';
+import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedSettings, calibratedProbability, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -69,6 +69,7 @@ Examples:
       const decide = (r: (typeof results)[number]) => (cal ? applyCalibration(cal, r.shares) : r.predicted);
       const rows = results.map((r, i) => ({
         file: images[i]!, prediction: tm.classNames[decide(r)]!, calibrated: Boolean(cal), voteShare: r.shares[decide(r)]!, entropy: r.entropy,
+        ...(cal?.platt ? { probability: { [tm.classNames[cal.positive]!]: calibratedProbability(cal, r.shares) } } : {}),
         votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
         meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),
         votePrediction: tm.classNames[r.votePred]!, meanPrediction: tm.classNames[r.meanPred]!,
@@ -84,7 +85,7 @@ Examples:
         const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
         process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
       }
-      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data)\n`);
+      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data${cal.objective === 'accuracy' ? ' for accuracy' : ''})\n`);
       if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
       if (clf.cfg.mirror) process.stdout.write(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}\n`);
       process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);

@@ -83,3 +83,28 @@ test('applyCalibratedSettings fills the calibrated window and mirror view; an ex
   assert.equal(warnings.length, 3);
   assert.deepEqual(applyCalibratedSettings<{ n?: number; mirror?: boolean }>({ n: 3 }, null, warn), { cfg: { n: 3 }, cal: null });
 });
+
+test('fitPlatt recovers a known logistic model and gives the accuracy-optimal threshold; a reversed share is refused', async () => {
+  const { fitPlatt, calibratedProbability } = await import('../../src/classify/index.ts');
+  const { Rng } = await import('../../src/data/index.ts');
+  const rng = new Rng(7);
+  const shares: number[] = [], labels: number[] = [];
+  for (let i = 0; i < 6000; i++) {
+    const s = rng.float();
+    shares.push(s);
+    labels.push(rng.float() < 1 / (1 + Math.exp(-(6 * (s - 0.5) - 0.9))) ? 1 : 0);
+  }
+  const p = fitPlatt(shares, labels, 1);
+  assert.ok(Math.abs(p.a - 6) < 0.6, `a ${p.a}`);
+  assert.ok(Math.abs(p.b + 0.9) < 0.15, `b ${p.b}`);
+  assert.ok(Math.abs(p.threshold - (0.5 + 0.9 / 6)) < 0.03, `threshold ${p.threshold}`);
+  const cal = { kind: 'vote-share-threshold' as const, positive: 1, threshold: p.threshold, platt: { a: p.a, b: p.b }, fittedOn: { split: 'val', images: 6000, n: 11, balancedAccuracy: 0, uncalibratedBalancedAccuracy: 0 } };
+  assert.ok(Math.abs(calibratedProbability(cal, [1 - p.threshold, p.threshold])! - 0.5) < 1e-9);
+  // class 0 as the positive: the same fit mirrored
+  const q = fitPlatt(shares.map((s) => 1 - s), labels, 0);
+  assert.ok(Math.abs(q.a - p.a) < 1e-6 && Math.abs(q.b + p.b) < 1e-6, `${q.a} ${q.b}`);
+  const acc = (t: number) => shares.filter((s, i) => (s >= t ? 1 : 0) === labels[i]).length / shares.length;
+  assert.ok(acc(p.threshold) > acc(0.5), `${acc(p.threshold)} vs ${acc(0.5)}`);
+  assert.throws(() => fitPlatt([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0], 1), /does not rise with the label/);
+  assert.throws(() => fitPlatt([0.1, 0.9], [1, 1], 1), /only one class/);
+});

@@ -134,4 +134,15 @@ test('calibrate --mirror stores the mirror view; classify then uses it, and --no
   assert.match(off.err, /fitted with the mirror view.*not applied/);
   assert.equal(JSON.parse(off.out).settings.mirror, false);
   assert.equal(JSON.parse(off.out).results[0].calibrated, false);
+  // --objective accuracy: a Platt fit, whose probability classify then reports
+  const a = run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '24', '--n', '6', '--objective', 'accuracy');
+  assert.equal(a.code, 0, a.err);
+  assert.match(a.out, /Platt scaling, P = 0.5; accuracy on val: /);
+  const pc = JSON.parse(fs.readFileSync(path.join(model, 'best', 'calibration.json'), 'utf8'));
+  assert.equal(pc.objective, 'accuracy');
+  assert.ok(pc.platt.a > 0, JSON.stringify(pc.platt));
+  const kp = JSON.parse(run('classify', '--model', model, '--n', '3', '--json', img).out);
+  const prob = kp.results[0].probability[kp.classes[pc.positive]];
+  assert.ok(prob > 0 && prob < 1, `probability ${prob}`);
+  assert.match(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--objective', 'f1').err, /--objective must be 'balanced' or 'accuracy'/);
 });
