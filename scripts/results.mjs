@@ -42,7 +42,7 @@ for (const d of DATASETS) {
   const label = isFull(w) ? 'majority vote (default)' : `majority vote, t ∈ [${w.join(', ')}] (default)`;
   out.push(row(`**${label}**`, rep.vote));
   const cal = rep.calibrated;
-  if (cal) out.push(row(`majority vote + threshold ${cal.calibration.threshold.toFixed(3)} fitted on val`, cal));
+  if (cal) out.push(row(`majority vote + threshold ${cal.calibration.threshold.toFixed(3)} fitted on val${cal.calibration.objective === 'accuracy' ? ' for accuracy (Platt scaling)' : ' for balanced accuracy'}${cal.calibration.mirror ? ', mirror view' : ''}`, cal));
   out.push(row(isFull(w) ? 'mean error' : `mean error, t ∈ [${w.join(', ')}]`, rep.mean));
   if (paper) {
     out.push(row("majority vote, paper's rule (t ∈ (0, 1))", paper.vote));
