@@ -17,6 +17,7 @@ const ci = fs.existsSync(path.join(modelDir, 'ci-check.json')) ? read(path.join(
 const paperDir = reportDir.replace(/\/?$/, '-paper');
 const paperRep = fs.existsSync(path.join(paperDir, 'report.json')) ? read(path.join(paperDir, 'report.json')) : null;
 const cal = fs.existsSync(path.join(modelDir, 'calibration.json')) ? read(path.join(modelDir, 'calibration.json')) : null;
+// SELECTED_BY: how the shipped weights were chosen, when not by the defaults below
 // TRAINED_AT_REV: the revision the model was trained with, when the card is regenerated later
 const rev = process.env.TRAINED_AT_REV || (() => { try { return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
 const pct = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
@@ -46,7 +47,7 @@ const lines = [
   '',
   `- data: ${cfg.data.path.split('/').slice(-2).join('/')} (${cfg.classNames.join(', ')}), ${cfg.data.imageSize}² × ${cfg.data.channels} (28² padded to 32²)`,
   `- seed ${cfg.train.seed}; batch ${cfg.train.batchSize};${cfg.train.hflip ? ' random left–right flips;' : ''}${cfg.train.shift ? ` random shifts of up to ${cfg.train.shift} px;` : ''} Adam lr ${cfg.train.optimizer.lr}, warm-up ${cfg.train.optimizer.warmupSteps} steps, clip ${cfg.train.optimizer.clipNorm}; EMA ${JSON.stringify(cfg.train.ema)}; class dropout ${cfg.train.condDropout}; min-SNR γ ${cfg.train.minSnrGamma}`,
-  `- shipped weights: ${state.info?.selectedWeights ?? 'ema'} weights at step ${state.step} (${state.info?.validation ? `chosen by validation balanced accuracy: ${pct(state.info.validation.balancedAccuracy)}` : cal ? `chosen over the run's best/ by balanced accuracy on ${cal.fittedOn.images} ${cal.fittedOn.split} images with the fitted window and threshold: ${pct(cal.fittedOn.balancedAccuracy)}` : 'the final EMA'}); the run went to step ${runState.step}`,
+  `- shipped weights: ${state.info?.selectedWeights ?? 'ema'} weights at step ${state.step} (${process.env.SELECTED_BY ? process.env.SELECTED_BY : state.info?.validation ? `chosen by validation balanced accuracy: ${pct(state.info.validation.balancedAccuracy)}` : cal ? `chosen over the run's best/ by balanced accuracy on ${cal.fittedOn.images} ${cal.fittedOn.split} images with the fitted window and threshold: ${pct(cal.fittedOn.balancedAccuracy)}` : 'the final EMA'}); the run went to step ${runState.step}`,
   `- training time: ${atShipped ? `${(atShipped / 60).toFixed(0)} minutes to the shipped step ${state.step} (the whole run: ${minutes.toFixed(0)} minutes)` : `${minutes.toFixed(0)} minutes`} on ${os.cpus()[0]?.model ?? 'CPU'} (${os.availableParallelism?.() ?? os.cpus().length} cores), backend native (oneDNN), meddiff git ${rev}`,
   '',
   '## Results',

@@ -39,10 +39,10 @@ for (const d of DATASETS) {
   out.push('```', '');
   if (!isFull(w)) out.push(`The shipped model's \`calibration.json\` sets the pairs' diffusion times to t ∈ [${w.join(', ')}], a window chosen on the validation split (\`meddiff calibrate --search-t\`); the second command gives the paper's rule (t over the whole range) for comparison.`, '');
   out.push('| decision rule | accuracy | balanced accuracy | macro F1 | AUROC | sensitivity | specificity |', '|---|---|---|---|---|---|---|');
-  const label = isFull(w) ? 'majority vote (default)' : `majority vote, t ∈ [${w.join(', ')}] (default)`;
+  const label = isFull(w) ? 'majority vote (`evaluate` headline)' : `majority vote, t ∈ [${w.join(', ')}] (\`evaluate\` headline)`;
   out.push(row(`**${label}**`, rep.vote));
   const cal = rep.calibrated;
-  if (cal) out.push(row(`majority vote + threshold ${cal.calibration.threshold.toFixed(3)} fitted on val${cal.calibration.objective === 'accuracy' ? ' for accuracy (Platt scaling)' : ' for balanced accuracy'}${cal.calibration.mirror ? ', mirror view' : ''}`, cal));
+  if (cal) out.push(row(`majority vote + threshold ${cal.calibration.threshold.toFixed(3)} fitted on val${cal.calibration.objective === 'accuracy' ? ' for accuracy (Platt scaling)' : ' for balanced accuracy'}${cal.calibration.mirror ? ', mirror view' : ''} (what \`meddiff classify\` answers)`, cal));
   out.push(row(isFull(w) ? 'mean error' : `mean error, t ∈ [${w.join(', ')}]`, rep.mean));
   if (paper) {
     out.push(row("majority vote, paper's rule (t ∈ (0, 1))", paper.vote));
