@@ -43,6 +43,16 @@ export type CalibrationObjective = 'balanced-accuracy' | 'accuracy';
 
 export const CALIBRATION_FILE = 'calibration.json';
 
+/** Decisions from positive vote shares: `positive` when its share ≥ threshold, else the other class. */
+export function thresholdDecisions(shares: readonly number[], threshold: number, positive: number): number[] {
+  return shares.map((s) => (s >= threshold ? positive : 1 - positive));
+}
+
+/** Platt-scaled probability of the positive class for a positive vote share. */
+function plattProbability(a: number, b: number, share: number): number {
+  return 1 / (1 + Math.exp(-(a * (share - 0.5) + b)));
+}
+
 /**
  * The threshold on the positive vote share that maximises balanced accuracy. Candidates are the
  * midpoints between observed shares; ties go to the threshold closest to 0.5 (the uncalibrated rule).
@@ -53,7 +63,7 @@ export function fitVoteThreshold(shares: readonly number[], labels: readonly num
   const cands = [0.5, u[0]! - 1e-9, ...u.slice(1).map((v, i) => (v + u[i]!) / 2), u.at(-1)! + 1e-9];
   let best = { threshold: 0.5, balancedAccuracy: -1 };
   for (const t of cands) {
-    const b = balancedAccuracy(labels, labels.map((_, i) => (shares[i]! >= t ? positive : 1 - positive)), 2);
+    const b = balancedAccuracy(labels, thresholdDecisions(shares, t, positive), 2);
     if (b > best.balancedAccuracy + 1e-12 || (Math.abs(b - best.balancedAccuracy) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, balancedAccuracy: b };
   }
   return best;
@@ -75,7 +85,7 @@ export function fitPlatt(shares: readonly number[], labels: readonly number[], p
     let ga = ridge * a, gb = 0, haa = ridge, hab = 0, hbb = 0;
     for (let i = 0; i < shares.length; i++) {
       const x = shares[i]! - 0.5;
-      const p = 1 / (1 + Math.exp(-(a * x + b)));
+      const p = plattProbability(a, b, shares[i]!);
       const g = p - y[i]!, w = Math.max(p * (1 - p), 1e-12);
       ga += g * x; gb += g; haa += w * x * x; hab += w * x; hbb += w;
     }
@@ -90,7 +100,7 @@ export function fitPlatt(shares: readonly number[], labels: readonly number[], p
 
 /** Platt-scaled probability of the positive class, when the calibration has one. */
 export function calibratedProbability(c: Calibration, shares: readonly number[]): number | null {
-  return c.platt ? 1 / (1 + Math.exp(-(c.platt.a * (shares[c.positive]! - 0.5) + c.platt.b))) : null;
+  return c.platt ? plattProbability(c.platt.a, c.platt.b, shares[c.positive]!) : null;
 }
 
 export function applyCalibration(c: Calibration, shares: readonly number[]): number {

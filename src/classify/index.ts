@@ -6,7 +6,7 @@ export { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecide
 export type { Aggregate, ClassifyConfig, EarlyStopRule, ImageResult, TimeSampling } from './types.ts';
 export { loadForModel, padCenter } from './input.ts';
 export type { ModelInput } from './input.ts';
-export { fitVoteThreshold, fitPlatt, calibratedProbability, applyCalibration, applyCalibratedSettings, saveCalibration, loadCalibration, CALIBRATION_FILE } from './calibrate.ts';
+export { fitVoteThreshold, fitPlatt, thresholdDecisions, calibratedProbability, applyCalibration, applyCalibratedSettings, saveCalibration, loadCalibration, CALIBRATION_FILE } from './calibrate.ts';
 export { searchTimeWindow, windowVote } from './window.ts';
 export type { PairRecord, TimeWindowFit, TimeWindowOptions } from './window.ts';
 export type { Calibration, CalibrationObjective } from './calibrate.ts';

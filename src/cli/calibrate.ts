@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor } from '../train/index.ts';
-import { DiffusionClassifier, fitPlatt, fitVoteThreshold, saveCalibration, searchTimeWindow, type Calibration, type CalibrationObjective } from '../classify/index.ts';
+import { DiffusionClassifier, fitPlatt, fitVoteThreshold, saveCalibration, thresholdDecisions, searchTimeWindow, type Calibration, type CalibrationObjective } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { accuracy, balancedAccuracy, defaultPositiveClass } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
@@ -55,7 +55,7 @@ Examples:
       }
       const platt = objective === 'accuracy' ? fitPlatt(shares, labels, positive) : null;
       const threshold = platt ? platt.threshold : fitVoteThreshold(shares, labels, positive).threshold;
-      const decided = shares.map((s) => (s >= threshold ? positive : 1 - positive));
+      const decided = thresholdDecisions(shares, threshold, positive);
       const cal: Calibration = {
         kind: 'vote-share-threshold', positive, threshold, objective,
         fittedOn: {

@@ -139,10 +139,11 @@ Examples:
         writeFileAtomic(file, JSON.stringify({ ...json, explanations: explainStats }, null, 2) + '\n');
       }
       const primary = summary[summary.primary];
+      const st = summary.settings as { tRange?: [number, number]; mirror?: boolean };
       const brief = {
         accuracy: primary.accuracy, balancedAccuracy: primary.balancedAccuracy, macroF1: primary.macroF1, auroc: primary.auroc,
         sensitivity: primary.sensitivity, specificity: primary.specificity, aggregate: summary.primary, N: summary.settings.N,
-        images: summary.data.images, tRange: (summary.settings as { tRange?: [number, number] }).tRange, mirror: Boolean((summary.settings as { mirror?: boolean }).mirror),
+        images: summary.data.images, tRange: st.tRange, mirror: Boolean(st.mirror),
         vote: { accuracy: summary.vote.accuracy, balancedAccuracy: summary.vote.balancedAccuracy, macroF1: summary.vote.macroF1, auroc: summary.vote.auroc },
         mean: { accuracy: summary.mean.accuracy, balancedAccuracy: summary.mean.balancedAccuracy, macroF1: summary.mean.macroF1, auroc: summary.mean.auroc },
         accuracyAfterRemoving: Object.fromEntries(summary.uncertainty.curve.map((p) => [p.fraction.toFixed(2), p.accuracy])),
@@ -156,8 +157,8 @@ Examples:
         return;
       }
       const pct = (x: number | null) => (x === null || Number.isNaN(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-      const tr = (summary.settings as { tRange?: [number, number] }).tRange;
-      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}${tr && (tr[0] > 0 || tr[1] < 1) ? `, pairs at t ∈ [${tr.join(', ')}]` : ''}${(summary.settings as { mirror?: boolean }).mirror ? ', odd pairs on the mirror image' : ''}\n`);
+      const tr = st.tRange;
+      process.stdout.write(`${summary.data.images} images, N = ${summary.settings.N}${tr && (tr[0] > 0 || tr[1] < 1) ? `, pairs at t ∈ [${tr.join(', ')}]` : ''}${st.mirror ? ', odd pairs on the mirror image' : ''}\n`);
       for (const agg of ['vote', 'mean'] as const) {
         const m = summary[agg];
         process.stdout.write(`  ${agg.padEnd(5)} accuracy ${pct(m.accuracy)}  balanced ${pct(m.balancedAccuracy)}  F1 ${m.macroF1.toFixed(3)}  AUROC ${m.auroc.toFixed(3)}\n`);
