@@ -67,8 +67,9 @@ Examples:
           process.stderr.write(`\nvalidation @${v.step}: raw ${f(v.raw as never)} | ema ${f(v.ema as never)} | best: ${v.best.weights} @${v.best.step}\n`);
         },
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
-        onReady: ({ dataset, model, train: t, startStep, trainSize }) => {
-          process.stderr.write(`data: ${dataset.source} (${trainSize} training images, classes ${dataset.classNames.join(', ')}, ${dataset.imageSize}² × ${dataset.channels})\n`);
+        onReady: ({ dataset, model, train: t, startStep, trainSize, sampledSize }) => {
+          const balanced = sampledSize !== trainSize && !o.limit ? `, over-sampled to ${sampledSize} per epoch for class balance` : '';
+          process.stderr.write(`data: ${dataset.source} (${trainSize} training images${balanced}, classes ${dataset.classNames.join(', ')}, ${dataset.imageSize}² × ${dataset.channels})\n`);
           if (dataset.skipped.length) process.stderr.write(`skipped ${dataset.skipped.length} unreadable file(s)\n`);
           process.stderr.write(`model: ${(model.parameterCount() / 1e6).toFixed(2)} M parameters; ${t.steps} steps of batch ${t.batchSize}${startStep ? `, resuming at step ${startStep}` : ''}\n`);
           progress = new Progress('train', t.steps, startStep);

@@ -47,7 +47,10 @@ export interface SkippedFile { path: string; reason: string }
 
 export interface DataSplit {
   name: SplitName;
+  /** Samples, counting the repeats that class balancing adds. */
   size: number;
+  /** Distinct images behind those samples (equal to size unless the split was over-sampled). */
+  distinct: number;
   /** Labels in sample order (after balancing). */
   labels: Int32Array;
   /** [H, W, C] of every image. */
@@ -127,7 +130,7 @@ function npzDataset(m: MedMNISTData, opts: OpenDatasetOptions): Dataset {
     const order = name === 'train' ? balanceIndices(range(s.n), s.labels, opts.balance ?? 'none', seed) : range(s.n);
     const px = s.height * s.width * s.channels;
     parts.set(name, {
-      name, size: order.length, shape: [size, size, channels],
+      name, size: order.length, distinct: s.n, shape: [size, size, channels],
       labels: Int32Array.from(order, (j) => s.labels[j]),
       get(i) {
         checkIndex(i, order.length, `${m.path} ${name}`);
@@ -207,7 +210,7 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
     const order = name === 'train' ? balanceIndices(ok, labelsAll, opts.balance ?? 'none', seed) : Int32Array.from(ok);
     const c = channels ?? 1;
     parts.set(name, {
-      name, size: order.length, shape: [size, size, c],
+      name, size: order.length, distinct: ok.length, shape: [size, size, c],
       labels: Int32Array.from(order, (j) => items[j].label),
       get(i) {
         checkIndex(i, order.length, `${listing.source} ${name}`);

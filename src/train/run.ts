@@ -32,7 +32,8 @@ export interface TrainRunOptions {
   /** Wall-clock training budget in seconds: stop (validated and checkpointed) at the first step past it. */
   timeLimitSec?: number;
   onWarning?: (msg: string) => void;
-  onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number }) => void;
+  /** trainSize: distinct training images; sampledSize: what an epoch draws (more when over-sampled for balance). */
+  onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number }) => void;
 }
 
 function modelConfigFrom(spec: string | undefined): Partial<UNetConfig> & { preset?: string } {
@@ -134,7 +135,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     else if (fs.existsSync(path.join(o.out, 'checkpoint', 'state.json')) || fs.existsSync(path.join(o.out, 'checkpoint.old', 'state.json'))) {
       throw new Error(`${o.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
     }
-    o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train') });
+    o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.split('train').distinct, sampledSize: dataset.size('train') });
     const r = await trainer.run();
     return { outDir: o.out, ...r };
   } finally {

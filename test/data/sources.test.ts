@@ -145,5 +145,8 @@ test('dataset: npz via openDataset — sizes, padding, balance, split selection,
   assert.throws(() => bal.size('val'), /split 'val' was not loaded/);
   const over = await openDataset(BREAST, { balance: 'oversample', channels: 3, split: 'train' });
   assert.deepEqual(over.counts('train'), [399, 399]);
+  assert.equal(over.split('train').distinct, 546, 'distinct images behind the over-sampled split');
+  assert.equal(over.size('train'), 798);
+  assert.equal(bal.split('test').distinct, bal.size('test'));
   assert.equal(over.get('train', 0).image.length, 32 * 32 * 3);
 });
