@@ -1,11 +1,12 @@
 // Decision calibration for two classes (method.md §11: the validation and test class mixes
 // differ, so the vote's natural 50% boundary need not suit new data). A threshold on the positive
-// class's vote share is fitted on VALIDATION data only, to maximise balanced accuracy; reports
-// show calibrated and uncalibrated results side by side.
+// class's vote share is fitted on VALIDATION data only, for balanced accuracy (default) or for
+// accuracy by Platt scaling; reports show calibrated and uncalibrated results side by side.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { balancedAccuracy } from '../eval/index.ts';
+import type { DecisionThreshold } from './types.ts';
 
 export interface Calibration {
   kind: 'vote-share-threshold';
@@ -80,8 +81,17 @@ export function fitPlatt(shares: readonly number[], labels: readonly number[], p
   const y = labels.map((l) => (l === positive ? 1 : 0));
   if (y.every((v) => v === y[0])) throw new Error('fitPlatt: the labels hold only one class; calibration needs both');
   const ridge = 1e-6;
-  let a = 1, b = 0;
-  for (let it = 0; it < 100; it++) {
+  // penalised negative log-likelihood, softplus(z) − y·z written to stay finite for large |z|
+  const loss = (a: number, b: number) => {
+    let l = 0.5 * ridge * a * a;
+    for (let i = 0; i < shares.length; i++) {
+      const z = a * (shares[i]! - 0.5) + b;
+      l += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y[i]! * z;
+    }
+    return l;
+  };
+  let a = 1, b = 0, current = loss(a, b), converged = false;
+  for (let it = 0; it < 200 && !converged; it++) {
     let ga = ridge * a, gb = 0, haa = ridge, hab = 0, hbb = 0;
     for (let i = 0; i < shares.length; i++) {
       const x = shares[i]! - 0.5;
@@ -91,9 +101,15 @@ export function fitPlatt(shares: readonly number[], labels: readonly number[], p
     }
     const det = haa * hbb - hab * hab;
     const da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
-    a -= da; b -= db;
-    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+    if (!Number.isFinite(da) || !Number.isFinite(db)) break;
+    // halve the Newton step until the loss does not rise (near-separable splits overshoot)
+    if (Math.abs(da) + Math.abs(db) < 1e-10 * (1 + Math.abs(a) + Math.abs(b))) { converged = true; break; }
+    let step = 1, next = loss(a - da, b - db);
+    while (!(next <= current + 1e-12 * Math.abs(current)) && step > 1e-8) { step /= 2; next = loss(a - step * da, b - step * db); }
+    if (!(next <= current + 1e-12 * Math.abs(current))) break; // no descent along Newton's direction: give up
+    a -= step * da; b -= step * db; current = next;
   }
+  if (!converged) throw new Error(`fitPlatt: the fit did not converge; the vote share separates the two classes (almost) perfectly on this split, so no probability can be fitted from it. Use --objective balanced, or calibrate on more images`);
   if (!(a > 0) || !Number.isFinite(b)) throw new Error(`fitPlatt: the ${positive === 1 ? 'second' : 'first'} class's vote share does not rise with the label on this split (slope ${a.toFixed(3)}); the model does not separate the classes here`);
   return { a, b, threshold: Math.min(1.000001, Math.max(0, 0.5 - b / a)) };
 }
@@ -108,27 +124,32 @@ export function applyCalibration(c: Calibration, shares: readonly number[]): num
 }
 
 /**
- * The classify settings a stored calibration implies (its time window and mirror view), and the
- * calibration if it still applies: an explicit setting other than the calibrated one is kept and
- * the threshold is dropped, since it was fitted on other votes.
+ * The classify settings a stored calibration implies: its time window, its mirror view and its
+ * decision threshold. A setting given explicitly is kept; if it differs from the calibrated one the
+ * threshold is dropped (it was fitted on other votes) but the other calibrated settings still apply.
+ * A calibration without a stored window was fitted on the full range [0, 1].
  */
-export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
+export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean; decisionThreshold?: DecisionThreshold | null }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
   if (!cal) return { cfg, cal };
   const out = { ...cfg };
-  if (cal.tRange) {
-    if (!cfg.tRange) out.tRange = cal.tRange;
-    else if (cfg.tRange[0] !== cal.tRange[0] || cfg.tRange[1] !== cal.tRange[1]) {
-      warn(`--t-range ${cfg.tRange.join(',')} differs from the calibrated window ${cal.tRange.join(',')}; the calibrated threshold is not applied`);
-      return { cfg, cal: null };
-    }
+  const conflicts: string[] = [];
+  const calRange = cal.tRange ?? [0, 1];
+  if (!cfg.tRange) {
+    if (cal.tRange) out.tRange = cal.tRange;
+  } else if (cfg.tRange[0] !== calRange[0] || cfg.tRange[1] !== calRange[1]) {
+    conflicts.push(`--t-range ${cfg.tRange.join(',')} differs from the calibrated window ${calRange.join(',')}`);
   }
   const calMirror = cal.mirror ?? false;
   if (cfg.mirror === undefined) {
     if (calMirror) out.mirror = true;
   } else if (cfg.mirror !== calMirror) {
-    warn(`the calibration was fitted ${calMirror ? 'with' : 'without'} the mirror view (${calMirror ? '--mirror' : '--no-mirror'}); the calibrated threshold is not applied`);
-    return { cfg, cal: null };
+    conflicts.push(`the calibration was fitted ${calMirror ? 'with' : 'without'} the mirror view (${calMirror ? '--mirror' : '--no-mirror'})`);
   }
+  if (conflicts.length) {
+    warn(`${conflicts.join('; ')}; the calibrated threshold is not applied`);
+    return { cfg: out, cal: null };
+  }
+  if (out.decisionThreshold === undefined) out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
   return { cfg: out, cal };
 }
 

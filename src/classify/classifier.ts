@@ -8,7 +8,7 @@ import type { Denoiser } from '../models/index.ts';
 import { mirrorSome } from '../data/index.ts';
 import { validateClassifyConfig } from './config.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
-import { argmin, majorityVote, meanErrors, pairVote, signTestP, voteDecided, voteEntropy } from './vote.ts';
+import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, voteDecided, voteEntropy } from './vote.ts';
 
 export interface ClassifierModel {
   model: Denoiser;
@@ -59,6 +59,8 @@ export class DiffusionClassifier {
   constructor(readonly m: ClassifierModel, config: Partial<ClassifyConfig> = {}) {
     this.cfg = validateClassifyConfig(config);
     if (m.model.nullClass !== m.classNames.length) throw new Error(`the model has ${m.model.config.numClasses} classes plus a null class; expected ${m.classNames.length} classes`);
+    const d = this.cfg.decisionThreshold;
+    if (d && (m.classNames.length !== 2 || d.positive > 1)) throw new Error(`a vote-share decision threshold needs a two-class model; this one has ${m.classNames.length} classes (${m.classNames.join(', ')})`);
   }
 
   get numClasses(): number { return this.m.classNames.length; }
@@ -77,9 +79,11 @@ export class DiffusionClassifier {
     for (let k = 0; k < job.used; k++) votes[pairVote(errors, k, K)]!++;
     const means = meanErrors(errors, K, job.used);
     const votePred = majorityVote(votes, means), meanPred = argmin(means);
+    const shares = votes.map((v) => v / job.used);
+    const d = this.cfg.decisionThreshold;
+    const decided = d ? (shares[d.positive]! >= d.threshold ? d.positive : 1 - d.positive) : votePred;
     return {
-      predicted: this.cfg.aggregate === 'vote' ? votePred : meanPred, votePred, meanPred, votes,
-      shares: votes.map((v) => v / job.used), entropy: voteEntropy(votes), meanErrors: means,
+      predicted: this.cfg.aggregate === 'vote' ? decided : meanPred, votePred, meanPred, votes, shares, entropy: voteEntropy(votes), meanErrors: means,
       errors: this.cfg.keepErrors ? Float32Array.from(errors) : undefined,
       times: this.cfg.keepErrors ? job.times.slice(0, job.used) : undefined,
       pairsUsed: job.used, forwardPasses: job.used * K,
@@ -93,12 +97,15 @@ export class DiffusionClassifier {
     const K = this.numClasses;
     const votes = new Array<number>(K).fill(0);
     for (let k = 0; k < job.used; k++) votes[pairVote(job.errors, k, K)]!++;
-    if (voteDecided(votes, n - job.used)) return true;
-    if (earlyStop === 'confident' && job.used >= minPairs) {
-      const sorted = [...votes].sort((a, b) => b - a);
-      return signTestP(sorted[0]!, sorted[1] ?? 0) < alpha;
-    }
-    return false;
+    const confident = earlyStop === 'confident' && job.used >= minPairs;
+    const sorted = [...votes].sort((a, b) => b - a);
+    const majority = voteDecided(votes, n - job.used) || (confident && signTestP(sorted[0]!, sorted[1] ?? 0) < alpha);
+    const d = this.cfg.aggregate === 'vote' ? this.cfg.decisionThreshold : null;
+    if (!d) return majority;
+    // a calibrated threshold must be safe too (26 of 26 votes can still end at 51%, under 0.773),
+    // and so must the plain majority, which reports show beside it
+    const v = votes[d.positive]!;
+    return majority && (shareDecided(v, job.used, n, d.threshold) || (confident && binomialTestP(v, job.used, d.threshold) < alpha));
   }
 
   /** Errors of a set of (job, pair) tasks for every class, written into the jobs. */

@@ -26,6 +26,10 @@ export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): C
   }
   c.tRange = [r[0], r[1]];
   for (const f of ['mirror', 'keepErrors'] as const) if (typeof c[f] !== 'boolean') throw new Error(`classify config: '${f}' must be true or false, got ${JSON.stringify(c[f])}`);
+  const d = c.decisionThreshold as unknown as { positive?: unknown; threshold?: unknown } | null;
+  if (d !== null && (typeof d !== 'object' || !Number.isInteger(d.positive) || (d.positive as number) < 0 || typeof d.threshold !== 'number' || !(d.threshold >= 0 && d.threshold <= 1.000001))) {
+    throw new Error(`classify config: 'decisionThreshold' must be null or { positive: class index, threshold: a vote share in [0, 1] }, got ${JSON.stringify(d)}`);
+  }
   if (!(c.alpha > 0 && c.alpha < 1)) throw new Error(`classify config: 'alpha' must be in (0, 1), got ${c.alpha}`);
   return c;
 }

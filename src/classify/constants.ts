@@ -13,4 +13,5 @@ export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   minPairs: 16,
   alpha: 1e-3,
   keepErrors: true,
+  decisionThreshold: null,
 };

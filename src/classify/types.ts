@@ -2,6 +2,9 @@ export type Aggregate = 'vote' | 'mean';
 export type TimeSampling = 'uniform' | 'stratified' | 'grid';
 export type EarlyStopRule = 'off' | 'decided' | 'confident';
 
+/** Two-class decision by a calibrated threshold: `positive` when its vote share is ≥ threshold. */
+export interface DecisionThreshold { positive: number; threshold: number }
+
 export interface ClassifyConfig {
   /** Noise/time pairs per image (paper: 501; official code: 51). */
   n: number;
@@ -35,11 +38,18 @@ export interface ClassifyConfig {
   alpha: number;
   /** Keep the per-pair errors in the results (needed for the vote-vs-mean table). */
   keepErrors: boolean;
+  /**
+   * A calibrated vote-share threshold (two classes; `meddiff calibrate`). With aggregate 'vote' it
+   * sets `predicted`, and early stopping then keeps this decision instead of the plain majority.
+   * `votePred` stays the plain majority vote. null: the plain majority vote.
+   */
+  decisionThreshold: DecisionThreshold | null;
 }
 
 export interface ImageResult {
-  /** Prediction of the configured aggregation. */
+  /** Prediction of the configured aggregation (vote: with the decision threshold when one is set). */
   predicted: number;
+  /** Plain majority vote (ties: lower mean error), whatever the threshold. */
   votePred: number;
   meanPred: number;
   votes: number[];

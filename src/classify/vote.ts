@@ -65,6 +65,34 @@ export function voteDecided(counts: readonly number[], remaining: number): boole
   return first - Math.max(second, 0) > remaining;
 }
 
+/**
+ * True when a thresholded two-class decision (positive iff its vote share over all n pairs is
+ * ≥ threshold) can no longer change: the share stays above the threshold even if every remaining
+ * pair votes against, or stays below it even if every one votes for. The share over the pairs
+ * used so far then lies on the same side, so stopping gives the decision all n would give.
+ */
+export function shareDecided(positiveVotes: number, used: number, n: number, threshold: number): boolean {
+  return positiveVotes / n >= threshold || (positiveVotes + n - used) / n < threshold;
+}
+
+/**
+ * Two-sided exact binomial test of k successes in m trials against success probability p0
+ * (the smaller tail, doubled). The sign test against a calibrated threshold instead of 1/2.
+ */
+export function binomialTestP(k: number, m: number, p0: number): number {
+  if (m === 0) return 1;
+  if (!(p0 > 0 && p0 < 1)) return (p0 <= 0 ? k > 0 : k < m) ? 0 : 1;
+  const lp = Math.log(p0), lq = Math.log1p(-p0);
+  let logC = 0, lower = 0, upper = 0;
+  for (let j = 0; j <= m; j++) {
+    if (j > 0) logC += Math.log((m - j + 1) / j);
+    const pj = Math.exp(logC + j * lp + (m - j) * lq);
+    if (j <= k) lower += pj;
+    if (j >= k) upper += pj;
+  }
+  return Math.min(1, 2 * Math.min(lower, upper));
+}
+
 /** Two-sided exact sign test: P(|X − m/2| ≥ |a − m/2|) for X ~ Binomial(m = a + b, 1/2). */
 export function signTestP(a: number, b: number): number {
   const m = a + b;

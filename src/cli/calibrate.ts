@@ -40,7 +40,8 @@ Examples:
       const search = Boolean(o.searchT);
       const cfg = classifyConfigFrom(o);
       if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
-      if (search && cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error('--search-t needs every pair of every image; drop --early-stop');
+      // early-stopped shares are over fewer pairs and pushed towards 0 or 1; a threshold fitted on them would not fit full-N votes
+      if (cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error(`calibration needs the vote shares over all N pairs of every image; drop --early-stop ${cfg.earlyStop}`);
       const clf = new DiffusionClassifier(tm, { ...cfg, keepErrors: search });
       const progress = new Progress(`calibrate ${split}`, count);
       const r = clf.classify(images, count, (p) => progress.update(p.done, `${p.forwardPasses} forward passes`));
@@ -66,6 +67,8 @@ Examples:
       if (platt) cal.platt = { a: platt.a, b: platt.b };
       cal.weightsSha256 = tm.weightsSha256;
       if (clf.cfg.mirror) cal.mirror = true;
+      // the window the threshold was fitted in, so the classifier draws its pairs there too
+      if (!win && (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1)) cal.tRange = clf.cfg.tRange;
       if (win) {
         cal.tRange = win.tRange;
         cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n, searched: win.searched, significance: o.significance as number };

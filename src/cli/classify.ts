@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibration, applyCalibratedSettings, calibratedProbability, type ClassifyConfig } from '../classify/index.ts';
+import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibratedSettings, calibratedProbability, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -66,9 +66,8 @@ Examples:
       progress?.stop();
       const seconds = (performance.now() - t0) / 1000;
       const cal = clf.cfg.aggregate === 'vote' ? stored : null;
-      const decide = (r: (typeof results)[number]) => (cal ? applyCalibration(cal, r.shares) : r.predicted);
       const rows = results.map((r, i) => ({
-        file: images[i]!, prediction: tm.classNames[decide(r)]!, calibrated: Boolean(cal), voteShare: r.shares[decide(r)]!, entropy: r.entropy,
+        file: images[i]!, prediction: tm.classNames[r.predicted]!, calibrated: Boolean(cal), voteShare: r.shares[r.predicted]!, entropy: r.entropy,
         ...(cal?.platt ? { probability: { [tm.classNames[cal.positive]!]: calibratedProbability(cal, r.shares) } } : {}),
         votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
         meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),

@@ -71,7 +71,7 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
     }
     if (clf.cfg.earlyStop !== 'off') {
       const mean = passes / count / tm.classNames.length;
-      sections.push({ title: 'Early stopping', html: `<p>Early stopping '${clf.cfg.earlyStop}' used ${mean.toFixed(1)} of ${clf.cfg.n} noise samples per image on average. The majority vote is the one all ${clf.cfg.n} would give ('decided' never changes it), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${clf.cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
+      sections.push({ title: 'Early stopping', html: `<p>Early stopping '${clf.cfg.earlyStop}' used ${mean.toFixed(1)} of ${clf.cfg.n} noise samples per image on average. The majority vote${clf.cfg.decisionThreshold ? ' and the calibrated decision are the ones' : ' is the one'} all ${clf.cfg.n} would give ('decided' never changes ${clf.cfg.decisionThreshold ? 'them' : 'it'}), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${clf.cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
     }
     if (o.extraSections) sections.push(...await o.extraSections(tm, images, results, clf.cfg));
     const summary = await writeReport(o.out, {

@@ -125,3 +125,35 @@ test('mirror: odd pairs see the mirrored image with the same noise stream; a mir
   assert.throws(() => new DiffusionClassifier(asModel(model), { mirror: 'yes' as never }), /'mirror' must be true or false/);
   model.dispose();
 });
+
+test("a calibrated decisionThreshold sets 'predicted' and early stopping keeps that decision, not the majority", () => {
+  const model = createDenoiser({ preset: 'tiny' }, 2);
+  // seed 7: class 0 leads every image by 15–21 votes of 21, so a threshold far above 1/2 matters
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 7))); });
+  const count = 8, n = 21;
+  const { images } = noisyImages(count);
+  const plain = new DiffusionClassifier(asModel(model), { n }).classify(images, count);
+  // a threshold between two observed shares of class 0, so it changes some decisions
+  const s0 = [...new Set(plain.map((r) => r.shares[0]!))].sort((a, b) => a - b);
+  assert.ok(s0.length >= 2, `shares ${s0}`);
+  const mid = Math.floor(s0.length / 2);
+  const thr = { positive: 0, threshold: (s0[mid - 1]! + s0[mid]!) / 2 };
+  const full = new DiffusionClassifier(asModel(model), { n, decisionThreshold: thr }).classify(images, count);
+  for (const [i, r] of full.entries()) {
+    assert.equal(r.predicted, r.shares[0]! >= thr.threshold ? 0 : 1, `image ${i}`);
+    assert.equal(r.votePred, plain[i]!.votePred, 'votePred stays the plain majority');
+  }
+  for (const rule of ['decided', 'confident'] as const) {
+    const early = new DiffusionClassifier(asModel(model), { n, decisionThreshold: thr, earlyStop: rule, chunk: 2, minPairs: 4, alpha: rule === 'confident' ? 1e-9 : 1e-3 }).classify(images, count);
+    assert.deepEqual(early.map((r) => r.predicted), full.map((r) => r.predicted), rule);
+    if (rule === 'decided') assert.deepEqual(early.map((r) => r.votePred), full.map((r) => r.votePred), 'the plain majority is kept too');
+  }
+  // the plain 'decided' rule stops once the majority is safe, which can flip the thresholded decision
+  const naive = new DiffusionClassifier(asModel(model), { n, earlyStop: 'decided', chunk: 2 }).classify(images, count);
+  assert.ok(naive.some((r, i) => (r.shares[0]! >= thr.threshold ? 0 : 1) !== full[i]!.predicted), 'this case must tell the two stopping rules apart');
+  assert.throws(() => new DiffusionClassifier(asModel(model), { decisionThreshold: { positive: 0, threshold: 2 } }), /'decisionThreshold' must be null or/);
+  model.dispose();
+  const m3 = createDenoiser({ preset: 'tiny', numClasses: 3 }, 2);
+  assert.throws(() => new DiffusionClassifier({ ...asModel(m3), classNames: ['a', 'b', 'c'] }, { decisionThreshold: thr }), /needs a two-class model/);
+  m3.dispose();
+});

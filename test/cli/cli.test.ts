@@ -140,9 +140,15 @@ test('calibrate --mirror stores the mirror view; classify then uses it, and --no
   assert.match(a.out, /Platt scaling, P = 0.5; accuracy on val: /);
   const pc = JSON.parse(fs.readFileSync(path.join(model, 'best', 'calibration.json'), 'utf8'));
   assert.equal(pc.objective, 'accuracy');
-  assert.ok(pc.platt.a > 0, JSON.stringify(pc.platt));
+  assert.ok(Math.abs(pc.threshold - Math.min(1.000001, Math.max(0, 0.5 - pc.platt.b / pc.platt.a))) < 1e-9, 'the threshold is where P = 0.5');
   const kp = JSON.parse(run('classify', '--model', model, '--n', '3', '--json', img).out);
   const prob = kp.results[0].probability[kp.classes[pc.positive]];
   assert.ok(prob > 0 && prob < 1, `probability ${prob}`);
+  // the classifier carries the threshold; early stopping keeps the thresholded decision
+  const ke = JSON.parse(run('classify', '--model', model, '--n', '9', '--early-stop', 'decided', '--json', img).out);
+  assert.deepEqual(ke.settings.decisionThreshold, { positive: pc.positive, threshold: pc.threshold });
+  const share = ke.results[0].votes[ke.classes[pc.positive]] / ke.results[0].pairsUsed;
+  assert.equal(ke.results[0].prediction, ke.classes[share >= pc.threshold ? pc.positive : 1 - pc.positive]);
+  assert.match(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '4', '--n', '4', '--early-stop', 'decided').err, /vote shares over all N pairs.*drop --early-stop decided/);
   assert.match(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--objective', 'f1').err, /--objective must be 'balanced' or 'accuracy'/);
 });
