@@ -84,7 +84,7 @@ Examples:
         const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
         process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
       }
-      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data${cal.objective === 'accuracy' ? ' for accuracy' : ''})\n`);
+      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== clf.cfg.n ? `; shares here are over N = ${clf.cfg.n}, so they scatter ${clf.cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})\n`);
       if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
       if (clf.cfg.mirror) process.stdout.write(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}\n`);
       process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
