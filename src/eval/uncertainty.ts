@@ -31,6 +31,17 @@ export function meanErrorMargin(meanErrors: ArrayLike<number>): number {
 }
 
 /**
+ * Uncertainty of a thresholded two-class decision: 1 − the share's distance from the threshold,
+ * as a fraction of the room on its side (1 at the threshold, 0 when every vote agrees). With the
+ * threshold at 1/2 it orders images exactly as the vote entropy does; with a calibrated threshold
+ * (0.773, say) an image at 0.59 is fairly sure of the lower class, not at its most uncertain.
+ */
+export function thresholdUncertainty(share: number, threshold: number): number {
+  const room = share >= threshold ? 1 - threshold : threshold;
+  return room > 0 ? Math.max(0, 1 - Math.abs(share - threshold) / room) : 1;
+}
+
+/**
  * Order in which images are set aside: entropy descending; among equal entropies the smaller
  * mean-error margin goes first when margins are given, then the lower index (deterministic).
  */

@@ -114,6 +114,13 @@ test('calibrate --search-t stores a time window and threshold that classify and 
   assert.match(e.err, /differs from the calibrated window.*not applied/);
   assert.equal(JSON.parse(e.out).calibrated ?? null, null);
   assert.deepEqual(JSON.parse(e.out).tRange, other.split(',').map(Number));
+  // with the calibrated window, evaluate reports the calibrated decision and how sure it is
+  const ec = run('evaluate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '6', '--n', '3', '--json', '--out', path.join(dir, 'rep-cal'));
+  assert.equal(ec.code, 0, ec.err);
+  const cj = JSON.parse(ec.out).calibrated;
+  assert.equal(cj.uncertainty.curve[0].kept, 6);
+  assert.equal(cj.uncertainty.curve[0].accuracy, cj.accuracy, 'nothing set aside: the calibrated accuracy');
+  assert.match(fs.readFileSync(path.join(dir, 'rep-cal', 'report.html'), 'utf8'), /nearest the threshold/);
   assert.notEqual(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--split', 'test').code, 0, 'the test split is refused');
   assert.match(run('classify', '--model', model, '--t-range', '0.7,0.2', 'x.png').err, /--t-range expects lo,hi/);
 });

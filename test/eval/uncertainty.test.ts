@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups, uncertaintyOrder, meanErrorMargin, DEFAULT_REMOVAL_FRACTIONS,
+  accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups, uncertaintyOrder, meanErrorMargin, thresholdUncertainty, DEFAULT_REMOVAL_FRACTIONS,
 } from '../../src/eval/index.ts';
 import { close } from './helpers.ts';
 
@@ -69,4 +69,20 @@ test('entropy groups: TP/TN/FP/FN for two classes, correct/incorrect for more', 
   assert.deepEqual(g0.map((x) => x.values), [[0.2, 0.4], [0.1, 0.3], [0.9], [0.8]]);
   const m = entropyGroups([0, 1, 2, 2], [0, 2, 2, 1], [0.1, 0.7, 0.3, 0.9], 3);
   assert.deepEqual(m.map((x) => [x.group, x.stats.n, x.stats.mean]), [['correct', 2, 0.2], ['incorrect', 2, 0.8]]);
+});
+
+test('threshold uncertainty: 1 at the threshold, 0 when unanimous; at 1/2 it ranks like the vote entropy', async () => {
+  const { voteEntropy } = await import('../../src/classify/index.ts');
+  assert.equal(thresholdUncertainty(0.773, 0.773), 1);
+  assert.equal(thresholdUncertainty(1, 0.773), 0);
+  assert.equal(thresholdUncertainty(0, 0.773), 0);
+  close(thresholdUncertainty(0.59, 0.773), 1 - 0.183 / 0.773);
+  // a share of 0.59 is fairly sure of the lower class under 0.773, unlike under 1/2
+  assert.ok(thresholdUncertainty(0.59, 0.773) < thresholdUncertainty(0.75, 0.773));
+  assert.ok(thresholdUncertainty(0.59, 0.5) > thresholdUncertainty(0.75, 0.5));
+  const shares = Array.from({ length: 52 }, (_, v) => v / 51);
+  const r = (x: number) => Math.round(x * 1e9) / 1e9; // s and 1 − s tie up to the last bit
+  const byThr = uncertaintyOrder(shares.map((s) => r(thresholdUncertainty(s, 0.5))));
+  const byEntropy = uncertaintyOrder(shares.map((s, v) => r(voteEntropy([v, 51 - v]))));
+  assert.deepEqual(byThr, byEntropy);
 });
