@@ -4,6 +4,7 @@ import { loadTrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibratedSettings, calibratedProbability, type ClassifyConfig } from '../classify/index.ts';
 import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
 import { Progress } from './progress.ts';
+import { thresholdUncertainty } from '../eval/index.ts';
 
 /** Options shared by classify and evaluate. */
 export function withClassifyOptions(cmd: Command): Command {
@@ -68,6 +69,8 @@ Examples:
       const cal = clf.cfg.aggregate === 'vote' ? stored : null;
       const rows = results.map((r, i) => ({
         file: images[i]!, prediction: tm.classNames[r.predicted]!, calibrated: Boolean(cal), voteShare: r.shares[r.predicted]!, entropy: r.entropy,
+        // with a calibrated threshold the decision's uncertainty is the share's distance from it, not from 1/2
+        uncertainty: cal ? thresholdUncertainty(r.shares[cal.positive]!, cal.threshold) : r.entropy,
         ...(cal?.platt ? { probability: { [tm.classNames[cal.positive]!]: calibratedProbability(cal, r.shares) } } : {}),
         votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
         meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),
@@ -82,12 +85,14 @@ Examples:
       process.stdout.write(`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'vote share'.padStart(10)} ${'uncertainty'.padStart(11)} ${'pairs'.padStart(6)}\n`);
       for (const r of rows) {
         const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
-        process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.entropy.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
+        process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
       }
       if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== clf.cfg.n ? `; shares here are over N = ${clf.cfg.n}, so they scatter ${clf.cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})\n`);
       if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
       if (clf.cfg.mirror) process.stdout.write(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}\n`);
-      process.stdout.write(`uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
+      process.stdout.write(cal
+        ? `uncertainty = how near the vote share is to the calibrated threshold (0 = all ${clf.cfg.n} votes agree, 1 = exactly at the threshold); ${seconds.toFixed(1)} s\n`
+        : `uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
       tm.model.dispose();
     });
 }

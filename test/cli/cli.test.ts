@@ -156,6 +156,8 @@ test('calibrate --mirror stores the mirror view; classify then uses it, and --no
   assert.deepEqual(ke.settings.decisionThreshold, { positive: pc.positive, threshold: pc.threshold });
   const share = ke.results[0].votes[ke.classes[pc.positive]] / ke.results[0].pairsUsed;
   assert.equal(ke.results[0].prediction, ke.classes[share >= pc.threshold ? pc.positive : 1 - pc.positive]);
+  const room = share >= pc.threshold ? 1 - pc.threshold : pc.threshold;
+  assert.ok(Math.abs(ke.results[0].uncertainty - Math.max(0, 1 - Math.abs(share - pc.threshold) / room)) < 1e-9, 'uncertainty measured from the threshold');
   assert.match(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--limit', '4', '--n', '4', '--early-stop', 'decided').err, /vote shares over all N pairs.*drop --early-stop decided/);
   assert.match(run('calibrate', '--model', model, '--data', 'data/pneumoniamnist.npz', '--objective', 'f1').err, /--objective must be 'balanced' or 'accuracy'/);
 });
