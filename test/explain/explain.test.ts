@@ -27,6 +27,21 @@ test('with an oracle denoiser the counterfactual becomes the target class, flips
   m.dispose();
 });
 
+test('explanations follow the calibrated decision: factual, target and the flip check use the threshold', () => {
+  const m = oracle();
+  const { images } = noisyImages(2);
+  // a threshold no share can reach: class 0 is never the answer, so both images are explained as class 1
+  const es = explainImages(asModel(m), images, 2, { explain: { steps: 2, guidance: 0 }, classify: { n: 5, decisionThreshold: { positive: 0, threshold: 1.000001 } } });
+  for (const e of es) {
+    assert.equal(e.factual, 1);
+    assert.equal(e.target, 0);
+    assert.equal(e.counterfactualPrediction.predicted, 1);
+    assert.equal(e.flipped, false, 'the flip check applies the same threshold');
+  }
+  assert.equal(es[0]!.prediction.votePred, 0, 'the plain vote still says class 0 for image 0');
+  m.dispose();
+});
+
 test('the counterfactual starts from the modality default or the given t, and says which', () => {
   const m = oracle();
   const { images } = noisyImages(1);
