@@ -40,7 +40,7 @@ export interface ClassifyConfig {
   keepErrors: boolean;
   /**
    * A calibrated vote-share threshold (two classes; `meddiff calibrate`). With aggregate 'vote' it
-   * sets `predicted`, and early stopping then keeps this decision instead of the plain majority.
+   * sets `predicted`, and early stopping then keeps this decision as well as the plain majority.
    * `votePred` stays the plain majority vote. null: the plain majority vote.
    */
   decisionThreshold: DecisionThreshold | null;
