@@ -7,6 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../runtime/index.ts';
 import { balancedAccuracy } from '../eval/index.ts';
 import type { DecisionThreshold } from './types.ts';
+import { thresholdDecision } from './vote.ts';
 
 export interface Calibration {
   kind: 'vote-share-threshold';
@@ -46,7 +47,7 @@ export const CALIBRATION_FILE = 'calibration.json';
 
 /** Decisions from positive vote shares: `positive` when its share ≥ threshold, else the other class. */
 export function thresholdDecisions(shares: readonly number[], threshold: number, positive: number): number[] {
-  return shares.map((s) => (s >= threshold ? positive : 1 - positive));
+  return shares.map((s) => thresholdDecision(s, threshold, positive));
 }
 
 /** Platt-scaled probability of the positive class for a positive vote share. */
@@ -120,7 +121,7 @@ export function calibratedProbability(c: Calibration, shares: readonly number[])
 }
 
 export function applyCalibration(c: Calibration, shares: readonly number[]): number {
-  return shares[c.positive]! >= c.threshold ? c.positive : 1 - c.positive;
+  return thresholdDecision(shares[c.positive]!, c.threshold, c.positive);
 }
 
 /**

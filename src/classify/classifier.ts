@@ -8,7 +8,7 @@ import type { Denoiser } from '../models/index.ts';
 import { mirrorSome } from '../data/index.ts';
 import { validateClassifyConfig } from './config.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
-import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, voteDecided, voteEntropy } from './vote.ts';
+import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, thresholdDecision, voteDecided, voteEntropy } from './vote.ts';
 
 export interface ClassifierModel {
   model: Denoiser;
@@ -81,7 +81,7 @@ export class DiffusionClassifier {
     const votePred = majorityVote(votes, means), meanPred = argmin(means);
     const shares = votes.map((v) => v / job.used);
     const d = this.cfg.decisionThreshold;
-    const decided = d ? (shares[d.positive]! >= d.threshold ? d.positive : 1 - d.positive) : votePred;
+    const decided = d ? thresholdDecision(shares[d.positive]!, d.threshold, d.positive) : votePred;
     return {
       predicted: this.cfg.aggregate === 'vote' ? decided : meanPred, votePred, meanPred, votes, shares, entropy: voteEntropy(votes), meanErrors: means,
       errors: this.cfg.keepErrors ? Float32Array.from(errors) : undefined,

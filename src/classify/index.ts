@@ -2,7 +2,7 @@ export { DiffusionClassifier } from './classifier.ts';
 export type { ClassifierModel, ClassifyProgress } from './classifier.ts';
 export { validateClassifyConfig } from './config.ts';
 export { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
-export { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, shareDecided, signTestP, binomialTestP, argmin } from './vote.ts';
+export { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, thresholdDecision, shareDecided, signTestP, binomialTestP, argmin } from './vote.ts';
 export type { Aggregate, ClassifyConfig, DecisionThreshold, EarlyStopRule, ImageResult, TimeSampling } from './types.ts';
 export { loadForModel, padCenter } from './input.ts';
 export type { ModelInput } from './input.ts';

@@ -65,6 +65,11 @@ export function voteDecided(counts: readonly number[], remaining: number): boole
   return first - Math.max(second, 0) > remaining;
 }
 
+/** The thresholded two-class decision: `positive` when its vote share is ≥ threshold, else the other class. */
+export function thresholdDecision(share: number, threshold: number, positive: number): number {
+  return share >= threshold ? positive : 1 - positive;
+}
+
 /**
  * True when a thresholded two-class decision (positive iff its vote share over all n pairs is
  * ≥ threshold) can no longer change: the share stays above the threshold even if every remaining

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { loadTrainedModel, datasetOptionsFor, type TrainedModel } from '../train/index.ts';
 import { DiffusionClassifier, loadCalibration, applyCalibration, applyCalibratedSettings, type ClassifyConfig, type ImageResult } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import { writeReport, summarize, defaultPositiveClass, thresholdUncertainty, accuracyAfterRemoving, errorDetectionAuroc, meanErrorMargin, DEFAULT_REMOVAL_FRACTIONS, type PredictionRecord, type ReportSection, type ReportSummary } from '../eval/index.ts';
+import { writeReport, summarize, defaultPositiveClass, thresholdUncertainty, accuracyAfterRemoving, accuracyAt, errorDetectionAuroc, meanErrorMargin, DEFAULT_REMOVAL_FRACTIONS, type PredictionRecord, type RemovalPoint, type ReportSection, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
 import { explainImages, explanationTable } from '../explain/index.ts';
 import { explainSettings } from './explain.ts';
@@ -63,9 +63,10 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
     const sections: ReportSection[] = [];
     let calibrated: Record<string, unknown> | null = null;
     if (cal) {
-      const m = summarize(records.map((r) => ({ ...r, votePred: applyCalibration(cal, r.shares) })), tm.classNames.length, { positive }).vote;
+      const decided = records.map((r) => applyCalibration(cal, r.shares));
+      const m = summarize(records.map((r, i) => ({ ...r, votePred: decided[i]! })), tm.classNames.length, { positive }).vote;
       // how sure the calibrated decision is: the share's distance from the threshold, not from 1/2
-      const correct = records.map((r) => applyCalibration(cal, r.shares) === r.label);
+      const correct = records.map((r, i) => decided[i] === r.label);
       const unc = records.map((r) => thresholdUncertainty(r.shares[cal.positive]!, cal.threshold));
       const curve = accuracyAfterRemoving(correct, unc, DEFAULT_REMOVAL_FRACTIONS, records.map((r) => meanErrorMargin(r.meanErrors)));
       const detect = errorDetectionAuroc(correct, unc);
@@ -76,7 +77,7 @@ export async function evaluateModel(o: EvaluateOptions): Promise<ReportSummary &
       const pc = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
       sections.push({ title: 'Calibrated decision', html: `<p>Vote-share threshold ${cal.threshold.toFixed(3)} for '${tm.classNames[cal.positive]}', fitted on the ${cal.fittedOn.split} split (${cal.fittedOn.images} images, N = ${cal.fittedOn.n}) ${cal.objective === 'accuracy' ? `for accuracy (Platt scaling: where the probability of '${tm.classNames[cal.positive]}' reaches 0.5; assumes the ${cal.fittedOn.split} split's class mix)` : 'for balanced accuracy'}; never on the evaluated data.${cal.tRange ? ` Both rows use pairs at diffusion times t ∈ [${cal.tRange.join(', ')}], a window fitted on the same ${cal.fittedOn.split} data (balanced accuracy there ${(100 * cal.fittedOn.balancedAccuracy).toFixed(1)}% against ${(100 * (cal.window?.fullRangeBalancedAccuracy ?? NaN)).toFixed(1)}% with the full range); <code>--t-range 0,1</code> gives the paper's rule.` : ''}</p><table><tr><th></th><th>accuracy</th><th>balanced accuracy</th><th>F1</th><th>sensitivity</th><th>specificity</th></tr>`
         + (['uncalibrated', 'calibrated'] as const).map((k) => { const x = k === 'calibrated' ? m : null; const v = x ?? summarize(records, tm.classNames.length, { positive }).vote; return `<tr><th>${k}</th><td>${pc(v.accuracy)}</td><td>${pc(v.balancedAccuracy)}</td><td>${v.macroF1.toFixed(3)}</td><td>${pc(v.sensitivity)}</td><td>${pc(v.specificity)}</td></tr>`; }).join('') + '</table>'
-        + `<p>Calibrated decision after setting aside the images whose vote share is nearest the threshold: ${[0.1, 0.25, 0.45].map((f) => `${pc(curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy ?? null)} (${100 * f}% set aside)`).join(', ')}; this distance detects wrong answers with AUROC ${detect.toFixed(3)}.</p>` });
+        + `<p>Calibrated decision after setting aside the images whose vote share is nearest the threshold: ${[0.1, 0.25, 0.45].map((f) => `${pc(accuracyAt(curve, f))} (${100 * f}% set aside)`).join(', ')}; this distance detects wrong answers with AUROC ${detect.toFixed(3)}.</p>` });
     }
     if (clf.cfg.earlyStop !== 'off') {
       const mean = passes / count / tm.classNames.length;
@@ -172,13 +173,10 @@ Examples:
         const m = summary[agg];
         process.stdout.write(`  ${agg.padEnd(5)} accuracy ${pct(m.accuracy)}  balanced ${pct(m.balancedAccuracy)}  F1 ${m.macroF1.toFixed(3)}  AUROC ${m.auroc.toFixed(3)}\n`);
       }
-      const at = (f: number) => summary.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy ?? NaN;
-      process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${pct(at(0.1))} / ${pct(at(0.25))} / ${pct(at(0.45))}\n`);
-      const cb = summary.calibrated as { accuracy: number; balancedAccuracy: number; calibration: { threshold: number }; uncertainty: { curve: { fraction: number; accuracy: number }[] } } | undefined;
-      if (cb) {
-        const cat = (f: number) => cb.uncertainty.curve.find((p) => Math.abs(p.fraction - f) < 1e-9)?.accuracy ?? NaN;
-        process.stdout.write(`  calibrated (threshold ${cb.calibration.threshold.toFixed(3)}, what classify answers): accuracy ${pct(cb.accuracy)}  balanced ${pct(cb.balancedAccuracy)}; after removing the 10/25/45% nearest the threshold: ${pct(cat(0.1))} / ${pct(cat(0.25))} / ${pct(cat(0.45))}\n`);
-      }
+      const points = (curve: RemovalPoint[]) => [0.1, 0.25, 0.45].map((f) => pct(accuracyAt(curve, f))).join(' / ');
+      process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${points(summary.uncertainty.curve)}\n`);
+      const cb = summary.calibrated as { accuracy: number; balancedAccuracy: number; calibration: { threshold: number }; uncertainty: { curve: RemovalPoint[] } } | undefined;
+      if (cb) process.stdout.write(`  calibrated (threshold ${cb.calibration.threshold.toFixed(3)}, what classify answers): accuracy ${pct(cb.accuracy)}  balanced ${pct(cb.balancedAccuracy)}; after removing the 10/25/45% nearest the threshold: ${points(cb.uncertainty.curve)}\n`);
       const ex = explainStats as Record<string, number> | null;
       if (ex) process.stdout.write(`  counterfactual flip rate ${pct(ex.flipRate)} of ${ex.images}, mean |Δ| ${ex.meanAbsDiff!.toFixed(3)}\n`);
       process.stdout.write(`report: ${path.resolve(o.out as string, 'report.html')}\n`);

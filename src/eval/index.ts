@@ -6,7 +6,7 @@ export {
   type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
 } from './metrics.ts';
 export {
-  DEFAULT_REMOVAL_FRACTIONS, uncertaintyOrder, meanErrorMargin, thresholdUncertainty, accuracyAfterRemoving, errorDetectionAuroc, boxStats, entropyGroups,
+  DEFAULT_REMOVAL_FRACTIONS, uncertaintyOrder, meanErrorMargin, thresholdUncertainty, accuracyAfterRemoving, accuracyAt, errorDetectionAuroc, boxStats, entropyGroups,
   type RemovalPoint, type EntropyGroup, type EntropyGroupName, type EntropyGroupOptions,
 } from './uncertainty.ts';
 export {

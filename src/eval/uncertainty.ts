@@ -73,6 +73,11 @@ export function accuracyAfterRemoving(
   });
 }
 
+/** Accuracy at one fraction of a removal curve (null when the curve has no such point). */
+export function accuracyAt(curve: readonly RemovalPoint[], fraction: number): number | null {
+  return curve.find((p) => Math.abs(p.fraction - fraction) < 1e-9)?.accuracy ?? null;
+}
+
 /** AUROC of the entropy for detecting wrong predictions (0.5 = no better than chance). */
 export function errorDetectionAuroc(correct: ArrayLike<boolean>, entropy: ArrayLike<number>): number {
   const wrong = Array.from({ length: correct.length }, (_, i) => !correct[i]);
