@@ -2,53 +2,11 @@
 // differ, so the vote's natural 50% boundary need not suit new data). A threshold on the positive
 // class's vote share is fitted on VALIDATION data only, for balanced accuracy (default) or for
 // accuracy by Platt scaling; reports show calibrated and uncalibrated results side by side.
-import fs from 'node:fs';
-import path from 'node:path';
-import { writeFileAtomic } from '../runtime/index.ts';
-import { balancedAccuracy } from '../eval/index.ts';
+import type { Calibration } from '../pipeline/index.ts';
 import type { DecisionThreshold } from './types.ts';
-import { thresholdDecision } from './vote.ts';
+import { balancedAccuracy, thresholdDecision, thresholdDecisions } from '../stats/index.ts';
 
-export interface Calibration {
-  kind: 'vote-share-threshold';
-  /** Class whose vote share is thresholded. */
-  positive: number;
-  /** Predict `positive` when its vote share ≥ threshold. */
-  threshold: number;
-  fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number; accuracy?: number; uncalibratedAccuracy?: number };
-  /**
-   * What the threshold maximises: balanced accuracy (default; robust when the class mix of new data
-   * differs from the fitting split's) or accuracy (the fitting split's class mix is assumed to hold:
-   * the threshold is where the Platt-scaled probability of `positive` reaches 0.5).
-   */
-  objective?: CalibrationObjective;
-  /** Platt scaling of the positive vote share s: P(positive) = σ(a·(s − 0.5) + b) (objective 'accuracy'). */
-  platt?: { a: number; b: number };
-  /** The exact weights it was fitted for (SHA-256 of the weight file); other weights ignore it. */
-  weightsSha256?: string;
-  /**
-   * The diffusion-time window fitted on the same data (`meddiff calibrate --search-t`); the
-   * threshold was fitted on votes from this window, and the classifier draws its pairs in it.
-   */
-  tRange?: [number, number];
-  /** Fitted with the mirror view on alternate pairs (`--mirror`); the classifier then uses it too. */
-  mirror?: boolean;
-  window?: {
-    fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number;
-    /** The best window found and its bootstrap p-value; tRange is [0, 1] when p ≥ significance. */
-    searched?: { tRange: [number, number]; balancedAccuracy: number; pValue: number };
-    significance?: number;
-  };
-}
 
-export type CalibrationObjective = 'balanced-accuracy' | 'accuracy';
-
-export const CALIBRATION_FILE = 'calibration.json';
-
-/** Decisions from positive vote shares: `positive` when its share ≥ threshold, else the other class. */
-export function thresholdDecisions(shares: readonly number[], threshold: number, positive: number): number[] {
-  return shares.map((s) => thresholdDecision(s, threshold, positive));
-}
 
 /** Platt-scaled probability of the positive class for a positive vote share. */
 function plattProbability(a: number, b: number, share: number): number {
@@ -130,7 +88,7 @@ export function applyCalibration(c: Calibration, shares: readonly number[]): num
  * threshold is dropped (it was fitted on other votes) but the other calibrated settings still apply.
  * A calibration without a stored window was fitted on the full range [0, 1].
  */
-export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean; decisionThreshold?: DecisionThreshold | null }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): { cfg: T; cal: Calibration | null } {
+export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean; decisionThreshold?: DecisionThreshold | null }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = () => {}): { cfg: T; cal: Calibration | null } {
   if (!cal) return { cfg, cal };
   const out = { ...cfg };
   const conflicts: string[] = [];
@@ -152,26 +110,4 @@ export function applyCalibratedSettings<T extends { tRange?: [number, number]; m
   }
   if (out.decisionThreshold === undefined) out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
   return { cfg: out, cal };
-}
-
-export function saveCalibration(modelDir: string, c: Calibration): string {
-  const file = path.join(modelDir, CALIBRATION_FILE);
-  writeFileAtomic(file, JSON.stringify(c, null, 2) + '\n');
-  return file;
-}
-
-/**
- * The calibration stored in a model folder, or null. One fitted for other weights (another step,
- * raw vs EMA) is ignored with a warning rather than applied to the wrong model.
- */
-export function loadCalibration(modelDir: string, weightsSha256?: string, warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)): Calibration | null {
-  const f = path.join(modelDir, CALIBRATION_FILE);
-  if (!fs.existsSync(f)) return null;
-  const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Calibration;
-  if (c.kind !== 'vote-share-threshold' || !(c.threshold >= 0 && c.threshold <= 1.000001)) throw new Error(`${f}: not a meddiff calibration (kind '${c.kind}')`);
-  if (weightsSha256 && c.weightsSha256 && c.weightsSha256 !== weightsSha256) {
-    warn(`${f} was fitted for other weights; ignoring it (run meddiff calibrate again)`);
-    return null;
-  }
-  return c;
 }

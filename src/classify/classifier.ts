@@ -3,21 +3,16 @@
 // Work from several images is packed into large model calls; with early stopping, images that are
 // decided drop out and their slots go to the next images.
 import { tf } from '../runtime/index.ts';
-import { Rng, alphaSigma, haarForward, logSnr as logSnrAt, type ScheduleConfig } from '../diffusion/index.ts';
-import type { Denoiser } from '../models/index.ts';
+import { alphaSigma, logSnr as logSnrAt } from '../diffusion/index.ts';
+import { Rng } from '../util/index.ts';
+import type { DiffusionPipeline } from '../pipeline/index.ts';
 import { mirrorSome } from '../data/index.ts';
 import { validateClassifyConfig } from './config.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
-import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, thresholdDecision, voteDecided, voteEntropy } from './vote.ts';
+import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, thresholdDecision, voteDecided, voteEntropy } from '../stats/index.ts';
 
-export interface ClassifierModel {
-  model: Denoiser;
-  classNames: string[];
-  imageSize: number;
-  channels: number;
-  haarScale: 'orthonormal' | 'half';
-  schedule: ScheduleConfig;
-}
+/** What the classifier needs of a model: the pipeline (denoiser, preprocessing, schedule, classes). */
+export type ClassifierModel = DiffusionPipeline;
 
 /** FNV-1a over the float bits, mixed with the seed: each image's pairs depend on its content and
  * the seed only, so results do not depend on batch size, order or which other images are present. */
@@ -54,23 +49,22 @@ interface Job {
 
 export interface ClassifyProgress { done: number; total: number; forwardPasses: number }
 
+export interface ClassifyCallOptions {
+  onProgress?: (p: ClassifyProgress) => void;
+  /** Checked between model calls: an aborted signal stops the run with its reason. */
+  signal?: AbortSignal;
+}
+
 export class DiffusionClassifier {
   readonly cfg: ClassifyConfig;
   constructor(readonly m: ClassifierModel, config: Partial<ClassifyConfig> = {}) {
     this.cfg = validateClassifyConfig(config);
-    if (m.model.nullClass !== m.classNames.length) throw new Error(`the model has ${m.model.config.numClasses} classes plus a null class; expected ${m.classNames.length} classes`);
+    if (m.denoiser.nullClass !== m.classNames.length) throw new Error(`the model has ${m.denoiser.config.numClasses} classes plus a null class; expected ${m.classNames.length} classes`);
     const d = this.cfg.decisionThreshold;
     if (d && (m.classNames.length !== 2 || d.positive > 1)) throw new Error(`a vote-share decision threshold needs a two-class model; this one has ${m.classNames.length} classes (${m.classNames.join(', ')})`);
   }
 
   get numClasses(): number { return this.m.classNames.length; }
-
-  /** Pixel images [count, H, W, C] in [−1, 1] at the model's image size → wavelet arrays. */
-  private toModelSpace(images: Float32Array, count: number): Float32Array {
-    const s = this.m.imageSize, c = this.m.channels;
-    if (images.length !== count * s * s * c) throw new Error(`expected ${count} images of ${s}×${s}×${c} (${count * s * s * c} values), got ${images.length} values`);
-    return tf.tidy(() => haarForward(tf.tensor4d(images, [count, s, s, c]), { scale: this.m.haarScale }).dataSync() as Float32Array);
-  }
 
   private finish(job: Job): ImageResult {
     const K = this.numClasses;
@@ -111,7 +105,7 @@ export class DiffusionClassifier {
   /** Errors of a set of (job, pair) tasks for every class, written into the jobs. */
   private evaluate(tasks: { job: Job; pair: number }[]): void {
     const K = this.numClasses;
-    const mc = this.m.model.config;
+    const mc = this.m.denoiser.config;
     const px = mc.imageSize * mc.imageSize * mc.inChannels;
     const rows = tasks.length * K;
     const z = new Float32Array(rows * px), eps = new Float32Array(rows * px);
@@ -133,7 +127,7 @@ export class DiffusionClassifier {
     const err = tf.tidy(() => {
       const shape: [number, number, number, number] = [rows, mc.imageSize, mc.imageSize, mc.inChannels];
       const zt = tf.tensor4d(z, shape);
-      const v = this.m.model.apply(zt, tf.tensor1d(lam), tf.tensor1d(cls, 'int32'));
+      const v = this.m.denoiser.apply(zt, tf.tensor1d(lam), tf.tensor1d(cls, 'int32'));
       const col = (a: Float32Array) => tf.tensor4d(a, [rows, 1, 1, 1]);
       const epsHat = tf.add(tf.mul(col(sigma), zt), tf.mul(col(alpha), v));
       return tf.mean(tf.square(tf.sub(epsHat, tf.tensor4d(eps, shape))), [1, 2, 3]).dataSync() as Float32Array;
@@ -147,12 +141,13 @@ export class DiffusionClassifier {
    * Classify `count` images given as NHWC floats in [−1, 1] at the model's image size.
    * Deterministic for a seed, and independent of batch size and of the other images.
    */
-  classify(images: Float32Array, count: number, onProgress?: (p: ClassifyProgress) => void): ImageResult[] {
+  classify(images: Float32Array, count: number, opts: ClassifyCallOptions | ((p: ClassifyProgress) => void) = {}): ImageResult[] {
+    const { onProgress, signal } = typeof opts === 'function' ? { onProgress: opts, signal: undefined } : opts;
     const { n, seed, times, tRange, batchSize, earlyStop, chunk } = this.cfg;
     const K = this.numClasses;
-    const xs = this.toModelSpace(images, count);
-    const xsMirror = this.cfg.mirror ? this.toModelSpace(mirrorSome(images, [count, this.m.imageSize, this.m.imageSize, this.m.channels], new Array<boolean>(count).fill(true)), count) : undefined;
-    const mc = this.m.model.config;
+    const xs = this.m.toModelSpaceArray(images, count);
+    const xsMirror = this.cfg.mirror ? this.m.toModelSpaceArray(mirrorSome(images, [count, this.m.imageSize, this.m.imageSize, this.m.channels], new Array<boolean>(count).fill(true)), count) : undefined;
+    const mc = this.m.denoiser.config;
     const px = mc.imageSize * mc.imageSize * mc.inChannels;
     const results = new Array<ImageResult>(count);
     const perCall = Math.max(1, Math.floor(batchSize / K)); // (image, pair) tasks per model call
@@ -173,7 +168,10 @@ export class DiffusionClassifier {
     while (active.length) {
       const tasks: { job: Job; pair: number }[] = [];
       for (const job of active) for (let k = job.used; k < Math.min(n, job.used + step); k++) tasks.push({ job, pair: k });
-      for (let s = 0; s < tasks.length; s += perCall) this.evaluate(tasks.slice(s, s + perCall));
+      for (let s = 0; s < tasks.length; s += perCall) {
+        signal?.throwIfAborted();
+        this.evaluate(tasks.slice(s, s + perCall));
+      }
       passes += tasks.length * K;
       for (const job of active) {
         job.used = Math.min(n, job.used + step);

@@ -1,4 +1,6 @@
-export type Aggregate = 'vote' | 'mean';
+import type { Aggregate } from '../stats/index.ts';
+
+export type { Aggregate };
 export type TimeSampling = 'uniform' | 'stratified' | 'grid';
 export type EarlyStopRule = 'off' | 'decided' | 'confident';
 

@@ -3,10 +3,9 @@
 // class: their votes are close to coin flips, or lean one way whatever the image. Restricting the
 // pairs to an informative window fitted on VALIDATION data keeps the paper's vote and spends the
 // forward passes where they discriminate. Pure math: no I/O, no tensors.
-import { auroc, balancedAccuracy } from '../eval/index.ts';
+import { auroc, balancedAccuracy, majorityVote, meanErrors, pairVote } from '../stats/index.ts';
 import { fitVoteThreshold } from './calibrate.ts';
-import { majorityVote, meanErrors, pairVote } from './vote.ts';
-import { Rng } from '../runtime/index.ts';
+import { Rng } from '../util/index.ts';
 
 /** One image's evaluated pairs: row-major [pairs × K] errors and each pair's time. */
 export interface PairRecord { errors: ArrayLike<number>; times: ArrayLike<number> }

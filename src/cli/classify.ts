@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadTrainedModel } from '../train/index.ts';
-import { DiffusionClassifier, loadForModel, loadCalibration, applyCalibratedSettings, calibratedProbability, type ClassifyConfig } from '../classify/index.ts';
-import { startRuntime, withRuntimeOptions, intOption } from './common.ts';
+import { classifyWithSettings, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
+import type { Calibration } from '../pipeline/index.ts';
+import { startRuntime, withRuntimeOptions, intOption, loadModelOption, stderrLogger } from './common.ts';
 import { Progress } from './progress.ts';
-import { thresholdUncertainty } from '../eval/index.ts';
 
 /** Options shared by classify and evaluate. */
 export function withClassifyOptions(cmd: Command): Command {
@@ -38,11 +37,6 @@ export function classifyConfigFrom(o: Record<string, unknown>): Partial<Classify
   };
 }
 
-export function weightsFrom(o: Record<string, unknown>): 'ema' | 'raw' {
-  if (o.weights !== 'ema' && o.weights !== 'raw') throw new Error(`--weights must be 'ema' or 'raw', got '${String(o.weights)}'`);
-  return o.weights;
-}
-
 export function classifyCommand(): Command {
   return withClassifyOptions(withRuntimeOptions(new Command('classify')))
     .description('Classify image files (PNG, JPEG, TIFF, DICOM) with a trained diffusion model: prediction, vote share, uncertainty')
@@ -55,44 +49,39 @@ Examples:
 `)
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
-      const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
-      const { cfg, cal: stored } = applyCalibratedSettings(classifyConfigFrom(o), loadCalibration(tm.dir, tm.weightsSha256));
-      const clf = new DiffusionClassifier(tm, cfg);
-      const px = tm.imageSize * tm.imageSize * tm.channels;
-      const batch = new Float32Array(images.length * px);
-      for (const [i, file] of images.entries()) batch.set(await loadForModel(file, tm), i * px);
-      const progress = o.json ? null : new Progress('classify', images.length);
-      const t0 = performance.now();
-      const results = clf.classify(batch, images.length, (p) => progress?.update(p.done, `${p.forwardPasses} forward passes`));
-      progress?.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      const cal = clf.cfg.aggregate === 'vote' ? stored : null;
-      const rows = results.map((r, i) => ({
-        file: images[i]!, prediction: tm.classNames[r.predicted]!, calibrated: Boolean(cal), voteShare: r.shares[r.predicted]!, entropy: r.entropy,
-        // with a calibrated threshold the decision's uncertainty is the share's distance from it, not from 1/2
-        uncertainty: cal ? thresholdUncertainty(r.shares[cal.positive]!, cal.threshold) : r.entropy,
-        ...(cal?.platt ? { probability: { [tm.classNames[cal.positive]!]: calibratedProbability(cal, r.shares) } } : {}),
-        votes: Object.fromEntries(tm.classNames.map((c, k) => [c, r.votes[k]!])),
-        meanError: Object.fromEntries(tm.classNames.map((c, k) => [c, r.meanErrors[k]!])),
-        votePrediction: tm.classNames[r.votePred]!, meanPrediction: tm.classNames[r.meanPred]!,
-        pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
-      }));
-      if (o.json) {
-        process.stdout.write(JSON.stringify({ model: path.resolve(tm.dir), weights: tm.weights, classes: tm.classNames, settings: clf.cfg, seconds, results: rows }, null, 2) + '\n');
-        return;
+      const p = loadModelOption(o);
+      try {
+        const progress = o.json ? null : new Progress('classify', images.length);
+        const { results, settings, seconds } = await classifyWithSettings(p, images, {
+          ...classifyConfigFrom(o), logger: stderrLogger, onProgress: (x) => progress?.update(x.done, `${x.forwardPasses} forward passes`),
+        });
+        progress?.stop();
+        const rows = results.map((r, i) => classificationJson(r, p.classNames, images[i]!));
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ model: path.resolve(p.dir ?? ''), weights: p.weights, classes: p.classNames, settings: settings.config, seconds, results: rows }, null, 2) + '\n');
+          return;
+        }
+        printTable(rows, settings, p.calibration, seconds);
+      } finally {
+        p.dispose();
       }
-      const w = Math.min(60, Math.max(4, ...rows.map((r) => r.file.length)));
-      process.stdout.write(`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'vote share'.padStart(10)} ${'uncertainty'.padStart(11)} ${'pairs'.padStart(6)}\n`);
-      for (const r of rows) {
-        const f = r.file.length > w ? '…' + r.file.slice(-(w - 1)) : r.file;
-        process.stdout.write(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}\n`);
-      }
-      if (cal) process.stdout.write(`decision: '${tm.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== clf.cfg.n ? `; shares here are over N = ${clf.cfg.n}, so they scatter ${clf.cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})\n`);
-      if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) process.stdout.write(`pairs drawn at diffusion times t ∈ [${clf.cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}\n`);
-      if (clf.cfg.mirror) process.stdout.write(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}\n`);
-      process.stdout.write(cal
-        ? `uncertainty = how near the vote share is to the calibrated threshold (0 = all ${clf.cfg.n} votes agree, 1 = exactly at the threshold); ${seconds.toFixed(1)} s\n`
-        : `uncertainty = normalised vote entropy (0 = all ${clf.cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s\n`);
-      tm.model.dispose();
     });
+}
+
+function printTable(rows: ReturnType<typeof classificationJson>[], s: ClassifySettings, stored: Calibration | null, seconds: number): void {
+  const cfg = s.config, cal = s.calibration;
+  const w = Math.min(60, Math.max(4, ...rows.map((r) => r.file!.length)));
+  const out: string[] = [`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'vote share'.padStart(10)} ${'uncertainty'.padStart(11)} ${'pairs'.padStart(6)}`];
+  for (const r of rows) {
+    const f = r.file!.length > w ? '…' + r.file!.slice(-(w - 1)) : r.file!;
+    out.push(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}`);
+  }
+  const threshold = rows[0]?.threshold;
+  if (cal && threshold) out.push(`decision: '${threshold.class}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== cfg.n ? `; shares here are over N = ${cfg.n}, so they scatter ${cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})`);
+  if (cfg.tRange[0] > 0 || cfg.tRange[1] < 1) out.push(`pairs drawn at diffusion times t ∈ [${cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}`);
+  if (cfg.mirror) out.push(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}`);
+  out.push(cal
+    ? `uncertainty = how near the vote share is to the calibrated threshold (0 = all ${cfg.n} votes agree, 1 = exactly at the threshold); ${seconds.toFixed(1)} s`
+    : `uncertainty = normalised vote entropy (0 = all ${cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s`);
+  process.stdout.write(out.join('\n') + '\n');
 }

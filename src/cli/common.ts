@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { initRuntime, BACKENDS, type RuntimeInfo } from '../runtime/index.ts';
+import { loadPipeline, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 
 /** Options every compute command shares. */
 export function withRuntimeOptions(cmd: Command): Command {
@@ -31,4 +32,20 @@ export function floatOption(name: string, min = -Infinity) {
     if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}, got '${v}'`);
     return n;
   };
+}
+
+/** The CLI's logger: warnings to stderr (the library itself never writes there). */
+export const stderrLogger: Logger = {
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+};
+
+export function weightsFrom(o: Record<string, unknown>): 'ema' | 'raw' {
+  if (o.weights !== 'ema' && o.weights !== 'raw') throw new Error(`--weights must be 'ema' or 'raw', got '${String(o.weights)}'`);
+  return o.weights;
+}
+
+/** --model (and --weights) as a pipeline; the calibration beside the weights is read unless told not to. */
+export function loadModelOption(o: Record<string, unknown>, opts: { calibration?: boolean } = {}): DiffusionPipeline {
+  return loadPipeline(o.model as string, { weights: weightsFrom(o), calibration: opts.calibration, logger: stderrLogger });
 }

@@ -1,13 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../runtime/index.ts';
-import { loadTrainedModel } from '../train/index.ts';
-import { loadForModel, loadCalibration, applyCalibratedSettings, type ClassifyConfig } from '../classify/index.ts';
-import { explainImages, explanationGridPng, explanationPage, explanationTable, EXPLAIN_QUALITY, type ExplainConfig } from '../explain/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
-import { classIndex } from './sample.ts';
-import { weightsFrom } from './classify.ts';
+import { explain, writeExplanations, EXPLAIN_QUALITY, type ExplainConfig } from '../explain/index.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption } from './common.ts';
 import { Progress } from './progress.ts';
 
 export function explainSettings(o: Record<string, unknown>): Partial<ExplainConfig> {
@@ -39,31 +33,26 @@ Examples:
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string });
       const settings = explainSettings(o);
-      const tm = loadTrainedModel(o.model as string, { weights: weightsFrom(o) });
-      const target = o.target === undefined ? undefined : classIndex(o.target as string, tm.classNames);
-      const px = tm.imageSize * tm.imageSize * tm.channels;
-      const batch = new Float32Array(images.length * px);
-      for (const [i, f] of images.entries()) batch.set(await loadForModel(f, tm), i * px);
-      const progress = new Progress('explain', 1);
-      const t0 = performance.now();
-      const es = explainImages(tm, batch, images.length, { explain: settings, target, classify: applyCalibratedSettings<Partial<ClassifyConfig>>({ seed: o.seed as number, n: o.n as number }, loadCalibration(tm.dir, tm.weightsSha256), () => {}).cfg, onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`) });
-      progress.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      const out = o.out as string;
-      fs.mkdirSync(out, { recursive: true });
-      const names = images.map((f, i) => `${String(i).padStart(3, '0')}_${path.basename(f).replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_')}`);
-      for (const [i, e] of es.entries()) writeFileAtomic(path.join(out, `${names[i]}.png`), await explanationGridPng([e]));
-      const body = await explanationTable(es, tm.classNames, images);
-      writeFileAtomic(path.join(out, 'index.html'), explanationPage(`meddiff explanations (${tm.classNames.join(' vs ')})`, body + `<p><small>${images.length} image(s), ${seconds.toFixed(1)} s; settings ${JSON.stringify({ ...settings, tExplain: es[0]?.tExplain })}; model ${path.resolve(tm.dir)} (${tm.weights} weights)</small></p>`));
-      writeFileAtomic(path.join(out, 'explanations.json'), JSON.stringify(es.map((e, i) => ({
-        file: images[i], prediction: tm.classNames[e.factual], voteShare: e.prediction.shares[e.factual], entropy: e.prediction.entropy,
-        target: tm.classNames[e.target], tExplain: e.tExplain, flipped: e.flipped, counterfactualVoteShare: e.counterfactualPrediction.shares[e.target],
-        ...e.proximity, panels: `${names[i]}.png`,
-      })), null, 2) + '\n');
-      for (const [i, e] of es.entries()) {
-        process.stdout.write(`${images[i]}: ${tm.classNames[e.factual]} → ${tm.classNames[e.target]} ${e.flipped ? '(flipped)' : '(not flipped)'}, mean |Δ| ${e.proximity.meanAbsDiff.toFixed(3)}\n`);
+      const p = loadModelOption(o);
+      try {
+        const progress = new Progress('explain', 1);
+        const t0 = performance.now();
+        const es = await explain(p, images, {
+          explain: settings, target: o.target as string | undefined, classify: { seed: o.seed as number, n: o.n as number },
+          onStep: (s, n) => progress.update(s / n, `step ${s}/${n}`),
+        });
+        progress.stop();
+        const seconds = (performance.now() - t0) / 1000;
+        const page = await writeExplanations(o.out as string, es, {
+          ids: images, classNames: p.classNames,
+          note: `${images.length} image(s), ${seconds.toFixed(1)} s; settings ${JSON.stringify({ ...settings, tExplain: es[0]?.tExplain })}; model ${path.resolve(p.dir ?? '')} (${p.weights} weights)`,
+        });
+        for (const [i, e] of es.entries()) {
+          process.stdout.write(`${images[i]}: ${p.classNames[e.factual]} → ${p.classNames[e.target]} ${e.flipped ? '(flipped)' : '(not flipped)'}, mean |Δ| ${e.proximity.meanAbsDiff.toFixed(3)}\n`);
+        }
+        process.stdout.write(`wrote ${path.resolve(page)} (${(seconds / images.length).toFixed(2)} s/image)\n`);
+      } finally {
+        p.dispose();
       }
-      process.stdout.write(`wrote ${path.resolve(out, 'index.html')} (${(seconds / images.length).toFixed(2)} s/image)\n`);
-      tm.model.dispose();
     });
 }

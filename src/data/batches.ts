@@ -2,7 +2,7 @@
  * Seeded, resumable mini-batch stream. Epoch e's order is a pure function of (seed, e), so a run
  * resumed at (epoch, index) sees exactly the batches an uninterrupted run would have seen.
  */
-import { Rng, hashSeed } from '../runtime/rng.ts';
+import { Rng, hashSeed } from '../util/index.ts';
 
 export interface BatchSource {
   size: number;

@@ -24,6 +24,8 @@ export interface OpenDatasetOptions {
   channels?: 1 | 3;
   /** Files: how to reach a square (default 'pad': no anatomy cropped). */
   fit?: FitMode;
+  /** Files: side of the content inside the square, padded with black to imageSize (default imageSize). */
+  contentSize?: number;
   /** npz arrays: 'auto' (default) pads 28→32, resizes bigger changes. */
   arrayResize?: ArrayResize;
   /** Splits to load (default all). Others stay unopened: saves time when only testing. */
@@ -185,7 +187,7 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
     try {
       const img = await decodeImage(it.path);
       channels ??= img.channels; // default: the first decoded file's channel count
-      images[i] = await preprocessImage(img, { size, channels, fit: opts.fit });
+      images[i] = await preprocessImage(img, { size, channels, fit: opts.fit, contentSize: opts.contentSize });
     } catch (e) {
       const reason = (e as Error).message.startsWith(it.path) ? (e as Error).message.slice(it.path.length).replace(/^:\s*/, '') : (e as Error).message;
       if (!opts.skipBad) throw new Error(`${it.path}: ${reason}${describe(it)}`);

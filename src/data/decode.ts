@@ -48,16 +48,27 @@ const DICOM_COMPRESSED: Record<string, string> = {
   '1.2.840.10008.1.2.5': 'RLE Lossless',
 };
 
-/** Decode by content (DICOM preamble) or extension; errors name the path and say what to do. */
-export async function decodeImage(path: string): Promise<DecodedImage> {
+/**
+ * Decode a file by path, or bytes already in memory (an upload): by content (DICOM preamble) or,
+ * for paths, the extension. `name` labels the bytes in error messages. Errors say what to do.
+ */
+export async function decodeImage(input: string | Uint8Array, name?: string): Promise<DecodedImage> {
+  if (typeof input !== 'string') return decodeImageBytes(input, name ?? '<buffer>');
+  const path = input;
   let bytes: Buffer;
   try { bytes = await readFile(path); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read file: ${code ?? (e as Error).message}`);
   }
   const ext = extname(path).toLowerCase();
-  if (ext === '.dcm' || ext === '.dicom' || isDicomP10(bytes)) return decodeDicom(bytes, path);
-  return decodeWithSharp(bytes, path);
+  if (ext === '.dcm' || ext === '.dicom') return decodeDicom(bytes, path);
+  return decodeImageBytes(bytes, path);
+}
+
+/** Decode in-memory bytes by their content: DICOM (Part 10 preamble), else PNG/JPEG/TIFF via sharp. */
+export async function decodeImageBytes(bytes: Uint8Array, name = '<buffer>'): Promise<DecodedImage> {
+  if (isDicomP10(bytes)) return decodeDicom(bytes, name);
+  return decodeWithSharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
 }
 
 function isDicomP10(b: Uint8Array): boolean {

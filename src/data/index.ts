@@ -1,11 +1,11 @@
 /** Data loading for meddiff: archives, image files, DICOM, splits and batch streams. */
-export { Rng, hashSeed, type RngState } from '../runtime/rng.ts';
+export { Rng, hashSeed, type RngState } from '../util/index.ts';
 export { parseNpy, parseNpyHeader, npyToNumbers, writeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyHeader } from './npy.ts';
 export { NpzArchive, readNpz, writeNpz, type NpzEntryInfo } from './npz.ts';
 export { loadMedMNIST, medmnistFromArchive, medmnistStem, MEDMNIST_CLASSES, type MedMNISTData, type ImageArraySplit, type LoadMedMNISTOptions } from './medmnist.ts';
-export { decodeImage, decodeDicom, IMAGE_EXTENSIONS, DICOM_UNCOMPRESSED, type DecodedImage } from './decode.ts';
+export { decodeImage, decodeImageBytes, decodeDicom, IMAGE_EXTENSIONS, DICOM_UNCOMPRESSED, type DecodedImage } from './decode.ts';
 export {
-  preprocessImage, preprocessU8, loadImageFile, toUnitRange, convertChannels, unitToSigned, resizeUnit,
+  preprocessImage, preprocessU8, loadImageFile, padCenter, toUnitRange, convertChannels, unitToSigned, resizeUnit,
   type FitMode, type ArrayResize, type PreprocessOptions, type ArrayPreprocessOptions,
 } from './preprocess.ts';
 export { scanImageFolder, type FileListing, type LabeledFile, type ScanOptions } from './folder.ts';

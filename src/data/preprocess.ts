@@ -18,6 +18,21 @@ export interface PreprocessOptions {
   size: number;
   channels: 1 | 3;
   fit?: FitMode;
+  /**
+   * Side of the content inside the size×size square (default: size): the image is fitted to
+   * contentSize² and padded with black to size², as MedMNIST's 28² images sit in a 32² square.
+   */
+  contentSize?: number;
+}
+
+/** Centre an HWC image of side `from` on a black (−1) square of side `to`. */
+export function padCenter(img: Float32Array, from: number, to: number, channels: number): Float32Array {
+  if (from === to) return img;
+  if (from > to) throw new Error(`cannot pad a ${from}² image into ${to}²: the content size must not exceed the image size`);
+  const out = new Float32Array(to * to * channels).fill(-1);
+  const off = Math.floor((to - from) / 2);
+  for (let y = 0; y < from; y++) out.set(img.subarray(y * from * channels, (y + 1) * from * channels), ((y + off) * to + off) * channels);
+  return out;
 }
 
 /**
@@ -80,11 +95,14 @@ export async function resizeUnit(src: Float32Array, width: number, height: numbe
   return out;
 }
 
-/** Decoded image → Float32Array size×size×channels in [-1, 1]. */
+/** Decoded image → Float32Array size×size×channels in [-1, 1] (fitted to contentSize², then padded). */
 export async function preprocessImage(img: DecodedImage, opts: PreprocessOptions): Promise<Float32Array> {
   checkOptions(opts);
+  const content = opts.contentSize ?? opts.size;
+  if (!Number.isInteger(content) || content < 1 || content > opts.size) throw new Error(`contentSize must be an integer in [1, size = ${opts.size}], got ${content}`);
   const unit = convertChannels(toUnitRange(img), img.width * img.height, img.channels, opts.channels);
-  return unitToSigned(await resizeUnit(unit, img.width, img.height, opts.channels, opts.size, opts.fit ?? 'pad'));
+  const fitted = unitToSigned(await resizeUnit(unit, img.width, img.height, opts.channels, content, opts.fit ?? 'pad'));
+  return padCenter(fitted, content, opts.size, opts.channels);
 }
 
 /** Decode + preprocess one file. */

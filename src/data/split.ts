@@ -1,5 +1,5 @@
 /** Deterministic stratified splitting and seeded class balancing. */
-import { Rng, hashSeed } from '../runtime/rng.ts';
+import { Rng, hashSeed } from '../util/index.ts';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];

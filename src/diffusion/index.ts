@@ -16,4 +16,4 @@ export { haarForward, haarInverse, validateHaarConfig } from './wavelet.ts';
 export type { GuidanceOptions, StepArgs } from './samplers.ts';
 export { ancestralStep, cfgX0, ddimStep, guidedV, sample, samplerStep, timeGrid, toClasses, validateSamplerConfig } from './samplers.ts';
 export { randomNormal } from './rng.ts';
-export { Rng, seedState, type RngState } from '../runtime/index.ts';
+export { Rng, seedState, type RngState } from '../util/index.ts';

@@ -1,6 +1,7 @@
 // Forward process and v-parameterisation (method.md §1). All functions broadcast a per-example
 // log-SNR of shape [B] over the remaining axes (NHWC in practice) and return new tensors.
-import { Rng, tf } from '../runtime/index.ts';
+import { tf } from '../runtime/index.ts';
+import { Rng } from '../util/index.ts';
 import { DEFAULT_LOSS_OPTIONS, DEFAULT_MIN_SNR_GAMMA, DEFAULT_SAMPLE_TIMES_OPTIONS } from './constants.ts';
 import { alphaSigma, sigmoid } from './schedule.ts';
 import type { DiffusionLossOptions, LogSnrLike, SampleTimesOptions, UniformSource } from './types.ts';

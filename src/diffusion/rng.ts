@@ -1,6 +1,7 @@
-// Gaussian tensors from the shared seeded PRNG (src/runtime/rng.ts), so sampling and training
+// Gaussian tensors from the shared seeded PRNG (src/util/rng.ts), so sampling and training
 // noise is reproducible from a seed, unlike tf.randomNormal.
-import { tf, type Rng } from '../runtime/index.ts';
+import { tf } from '../runtime/index.ts';
+import type { Rng } from '../util/index.ts';
 
 /** A tensor of standard normals drawn from `rng` (deterministic, unlike tf.randomNormal). */
 export function randomNormal<R extends tf.Rank>(shape: number[], rng: Rng): tf.Tensor<R> {

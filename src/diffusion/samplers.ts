@@ -1,7 +1,8 @@
 // Samplers in λ-space with classifier-free guidance (method.md §7). The model stays outside:
 // a Denoiser maps (z, λ, classes) to v̂, and everything here is a pure function of tensors,
 // numbers and a seeded RNG, so a saved config + seed reproduces a run exactly.
-import { Rng, tf } from '../runtime/index.ts';
+import { tf } from '../runtime/index.ts';
+import { Rng } from '../util/index.ts';
 import { DEFAULT_SAMPLER_CONFIG, SAMPLER_KINDS } from './constants.ts';
 import { addNoise, predictEps, predictX0 } from './process.ts';
 import { randomNormal } from './rng.ts';
@@ -102,12 +103,18 @@ export interface StepArgs {
   lamS: number;
   /** Noise source of the ancestral step. */
   rng: Rng;
+  /** Ancestral noise of z's shape, used instead of drawing from `rng` (called only by samplers that draw noise). */
+  noise?: () => tf.Tensor4D;
 }
 
 /** One step t → s of the chosen sampler (diffusers' `step`): the only place the samplers differ. */
-export function samplerStep(sampler: SamplerKind, { z, x0, eps, lamT, lamS, rng }: StepArgs): tf.Tensor4D {
+export function samplerStep(sampler: SamplerKind, { z, x0, eps, lamT, lamS, rng, noise }: StepArgs): tf.Tensor4D {
   if (sampler === 'ddim') return ddimStep(x0, eps, lamS);
-  return tf.tidy(() => ancestralStep(z, x0, lamT, lamS, randomNormal<tf.Rank.R4>([...z.shape], rng)));
+  return tf.tidy(() => {
+    const n = noise ? noise() : randomNormal<tf.Rank.R4>([...z.shape], rng);
+    if (n.rank !== 4 || n.shape.some((d, i) => d !== z.shape[i])) throw new Error(`sampler step noise has shape [${n.shape.join(', ')}], expected [${z.shape.join(', ')}]`);
+    return ancestralStep(z, x0, lamT, lamS, n);
+  });
 }
 
 /**
@@ -115,6 +122,7 @@ export function samplerStep(sampler: SamplerKind, { z, x0, eps, lamT, lamS, rng 
  * Start: `shape` (pure noise, needs tStart = 1), `zStart` (already at tStart) or `xStart` (clean
  * input noised to tStart with the seeded RNG — the counterfactual path, same noise for every class
  * when the seed is the same). Uses `steps` denoiser calls (2B batch each when guidance ≠ 0).
+ * `stepNoise` replaces the ancestral step draws from the RNG (e.g. one stream per example).
  */
 export function sample(options: SampleOptions): tf.Tensor4D {
   const cfg = validateSamplerConfig(options);
@@ -156,7 +164,9 @@ export function sample(options: SampleOptions): tf.Tensor4D {
       // (tidy disposes ε̂ unused by the ancestral step; it is one cheap elementwise op).
       const { alpha, sigma } = alphaSigma(lamT);
       const eps = cfg.clipX0 ? tf.div(tf.sub(zIn, tf.mul(x0, alpha)), sigma) as tf.Tensor4D : predictEps(zIn, v, lamT);
-      return samplerStep(cfg.sampler, { z: zIn, x0, eps, lamT, lamS: logSnr(s, schedule), rng });
+      const stepNoise = options.stepNoise;
+      const noise = stepNoise ? () => stepNoise([...zIn.shape] as [number, number, number, number], i) : undefined;
+      return samplerStep(cfg.sampler, { z: zIn, x0, eps, lamT, lamS: logSnr(s, schedule), rng, noise });
     });
     if (owned(zIn)) zIn.dispose();
     z = next;

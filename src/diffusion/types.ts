@@ -1,6 +1,6 @@
 // Public types of the diffusion module (tfjs-models style: one types file).
 import type { tf } from '../runtime/index.ts';
-import type { Rng } from '../runtime/index.ts';
+import type { Rng } from '../util/index.ts';
 
 export type ScheduleKind = 'cosine' | 'shifted-cosine';
 
@@ -91,5 +91,11 @@ export interface SampleOptions extends Partial<SamplerConfig> {
   seed?: number;
   /** An RNG to draw from (advanced in place), e.g. a trainer's. */
   rng?: Rng;
+  /**
+   * Noise of the ancestral step `step` (1-based), shape [B, H, W, C], instead of drawing it from
+   * `rng`, e.g. from one stream per example so a result does not depend on the batch it is in.
+   * Called once per ancestral step only (never by DDIM), inside the step's tidy scope, so a fresh tensor is freed after the step.
+   */
+  stepNoise?: (shape: [number, number, number, number], step: number) => tf.Tensor4D;
   onStep?: (info: StepInfo) => void;
 }

@@ -8,7 +8,10 @@
  *   with most votes wins; tied vote counts are broken by the lower mean error over the same n
  *   pairs, then by the lower class index.
  */
-import { accuracy, balancedAccuracy } from './metrics.ts';
+import { accuracy, argmin, balancedAccuracy, majorityVote, pairVote } from '../stats/index.ts';
+
+/** Most votes; ties → lower mean error, then lower class index (stats' majorityVote, kept under its old name). */
+export const voteWinner = majorityVote;
 
 /** The paper's N values: 1, 5, 11, 25, 51, 101, 201, 501, 1001, 2001, 5001, … */
 export function nGrid(maxN: number): number[] {
@@ -30,47 +33,6 @@ export function nGridWithEnd(N: number): number[] {
   const g = nGrid(N);
   if (g[g.length - 1] !== N) g.push(N);
   return g;
-}
-
-export interface FirstPairsAggregate {
-  votes: number[];
-  meanErrors: number[];
-  votePred: number;
-  meanPred: number;
-}
-
-function argminIndex(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < v.length; c++) if (v[c]! < v[best]!) best = c;
-  return best;
-}
-
-/** Most votes; ties → lower mean error, then lower class index. */
-export function voteWinner(votes: ArrayLike<number>, meanErrors: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < votes.length; c++) {
-    if (votes[c]! > votes[best]! || (votes[c] === votes[best] && meanErrors[c]! < meanErrors[best]!)) best = c;
-  }
-  return best;
-}
-
-/** Vote and mean aggregation over the first n pairs of one image's errors (N*K, row-major by pair). */
-export function aggregateFirstPairs(errors: ArrayLike<number>, K: number, n: number): FirstPairsAggregate {
-  const N = Math.floor(errors.length / K);
-  if (!Number.isInteger(n) || n < 1 || n > N) throw new Error(`aggregateFirstPairs: n = ${n} is not in [1, ${N}]`);
-  const votes = new Array<number>(K).fill(0);
-  const sums = new Array<number>(K).fill(0);
-  for (let k = 0; k < n; k++) {
-    let best = 0;
-    for (let c = 0; c < K; c++) {
-      const e = errors[k * K + c]!;
-      sums[c]! += e;
-      if (e < errors[k * K + best]!) best = c;
-    }
-    votes[best]!++;
-  }
-  const meanErrors = sums.map((s) => s / n);
-  return { votes, meanErrors, votePred: voteWinner(votes, meanErrors), meanPred: argminIndex(meanErrors) };
 }
 
 export interface VoteVsMeanRow {
@@ -118,18 +80,15 @@ export function voteVsMeanTable(records: readonly ErrorRecord[], K: number, opts
     votes.fill(0);
     sums.fill(0);
     let g = 0;
+    // Running sums over the pairs (the same additions, in the same order, as stats' meanErrors),
+    // so every n on the grid costs one pass over the errors.
     for (let k = 0; k < N && g < uniq.length; k++) {
-      let best = 0;
-      for (let c = 0; c < K; c++) {
-        const v = e[k * K + c]!;
-        sums[c] += v;
-        if (v < e[k * K + best]!) best = c;
-      }
-      votes[best]++;
+      for (let c = 0; c < K; c++) sums[c] += e[k * K + c]!;
+      votes[pairVote(e, k, K)]++;
       if (k + 1 === uniq[g]) {
         for (let c = 0; c < K; c++) means[c] = sums[c]! / (k + 1);
-        votePreds[g]![i] = voteWinner(votes, means);
-        meanPreds[g]![i] = argminIndex(means);
+        votePreds[g]![i] = majorityVote(votes, means);
+        meanPreds[g]![i] = argmin(means);
         g++;
       }
     }

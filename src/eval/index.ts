@@ -4,21 +4,27 @@ export {
   confusionMatrix, accuracy, balancedAccuracy, macroF1, perClassMetrics, perClassFromConfusion, sensitivity, specificity,
   midranks, auroc, macroAurocOvr, classScores, summarize, defaultPositiveClass,
   type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
-} from './metrics.ts';
+  thresholdUncertainty, aggregateFirstPairs, type FirstPairsAggregate,
+} from '../stats/index.ts';
+export { escapeHtml } from '../util/index.ts';
 export {
-  DEFAULT_REMOVAL_FRACTIONS, uncertaintyOrder, meanErrorMargin, thresholdUncertainty, accuracyAfterRemoving, accuracyAt, errorDetectionAuroc, boxStats, entropyGroups,
+  DEFAULT_REMOVAL_FRACTIONS, uncertaintyOrder, meanErrorMargin, accuracyAfterRemoving, accuracyAt, errorDetectionAuroc, boxStats, entropyGroups,
   type RemovalPoint, type EntropyGroup, type EntropyGroupName, type EntropyGroupOptions,
 } from './uncertainty.ts';
 export {
-  nGrid, nGridWithEnd, voteWinner, aggregateFirstPairs, voteVsMeanTable,
-  type FirstPairsAggregate, type VoteVsMeanRow, type ErrorRecord, type VoteVsMeanOptions,
+  nGrid, nGridWithEnd, voteWinner, voteVsMeanTable,
+  type VoteVsMeanRow, type ErrorRecord, type VoteVsMeanOptions,
 } from './curves.ts';
 export {
   PLOT_FONT, uncertaintyCurveSpec, entropyBoxSpec, voteVsMeanSpec, renderSvg, cropSvgToContent, renderPlot, svgToPng, prefixSvgIds,
   type PlotText, type EntropyPlotOptions, type RenderedPlot,
 } from './plots.ts';
 export {
-  writeReport, predictionsCsv, classColumnNames, escapeHtml, pct,
+  writeReport, predictionsCsv, classColumnNames, pct,
   type ReportSummary, type ReportInput, type ReportSettings, type ReportTimings, type ReportTiming, type ReportSection,
   type ReportEntropyGroup, type ModelInfo,
 } from './report.ts';
+export { evaluate } from './evaluate.ts';
+export type { EvaluateOptions } from './evaluate.ts';
+export { calibratedFigures } from './calibrated.ts';
+export type { CalibratedFigures } from './calibrated.ts';

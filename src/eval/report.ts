@@ -3,8 +3,9 @@
  * PNG, and one self-contained report.html (inline CSS and SVG, no scripts, no external links).
  */
 import path from 'node:path';
+import { escapeHtml, writeFileAtomic } from '../util/index.ts';
 import { voteVsMeanTable, type VoteVsMeanRow } from './curves.ts';
-import { summarize, type AggregateMetrics } from './metrics.ts';
+import { summarize, type AggregateMetrics } from '../stats/index.ts';
 import { entropyBoxSpec, prefixSvgIds, renderPlot, uncertaintyCurveSpec, voteVsMeanSpec, type RenderedPlot } from './plots.ts';
 import type { Aggregate, BoxStats, PredictionRecord } from './types.ts';
 import {
@@ -57,6 +58,10 @@ export interface ReportInput {
   createdAt?: string;
   /** Render the plots (default true). */
   plots?: boolean;
+  /** The calibrated decision's figures (evaluate with a calibration), stored in report.json as is. */
+  calibrated?: Record<string, unknown> | null;
+  /** Counterfactual figures (evaluate --explain), stored in report.json as is. */
+  explanations?: Record<string, number> | null;
 }
 
 export interface ReportTiming {
@@ -110,6 +115,10 @@ export interface ReportSummary {
   /** Vote vs mean from the first n pairs of every image; null when the records carry no per-pair errors. */
   voteVsMean: VoteVsMeanRow[] | null;
   timing: ReportTiming;
+  /** The calibrated decision beside the plain vote (what `classify` answers), when a calibration applied. */
+  calibrated?: Record<string, unknown>;
+  /** Flip rate and proximity of the counterfactuals, when explanations were made. */
+  explanations?: Record<string, number>;
   /** Files written, relative to the report folder. */
   files: string[];
 }
@@ -132,8 +141,6 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
   const positive = input.positive ?? 1;
   const summary = buildSummary(input, positive);
 
-  // Loaded here so that importing the eval module does not load the tfjs runtime.
-  const { writeFileAtomic } = await import('../runtime/index.ts');
   const files: string[] = [];
   const put = (name: string, data: string | Uint8Array) => {
     writeFileAtomic(path.join(outDir, name), data);
@@ -205,6 +212,8 @@ function buildSummary(input: ReportInput, positive: number): ReportSummary {
       forwardPassesPerSecond: finiteOrNull(t.forwardPassesPerSecond) ?? (totalSeconds ? totalForwardPasses / totalSeconds : null),
       other,
     },
+    ...(input.calibrated ? { calibrated: input.calibrated } : {}),
+    ...(input.explanations ? { explanations: input.explanations } : {}),
     files: [],
   };
 }
@@ -244,10 +253,6 @@ export function predictionsCsv(records: readonly PredictionRecord[], classNames:
 }
 
 // ---------------------------------------------------------------- HTML
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 
 /** A fraction as a percentage with one decimal ('–' when undefined). */
 export function pct(x: number | null | undefined, digits = 1): string {

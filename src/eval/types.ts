@@ -13,8 +13,8 @@ export type PredictionRecord = Omit<ImageResult, 'predicted'> & {
   label: number;
 };
 
-/** The two ways of turning per-pair errors into a class. */
-export type Aggregate = 'vote' | 'mean';
+/** The two ways of turning per-pair errors into a class (defined in stats). */
+export type { Aggregate } from '../stats/index.ts';
 
 /** Box-plot statistics (quartiles by linear interpolation, numpy/d3 'type 7'). NaN when n = 0. */
 export interface BoxStats {

@@ -3,7 +3,7 @@
  * set aside the most uncertain fraction, report accuracy on the rest (paper Fig. 3); and compare
  * entropy between correct and wrong predictions (Fig. 9).
  */
-import { auroc } from './metrics.ts';
+import { auroc } from '../stats/index.ts';
 import type { BoxStats } from './types.ts';
 
 /** Fractions 0, 0.05, …, 0.5 (the paper's Fig. 3 range). */
@@ -28,17 +28,6 @@ export function meanErrorMargin(meanErrors: ArrayLike<number>): number {
   const s = Array.from(meanErrors).sort((a, b) => a - b);
   if (s.length < 2) return Infinity;
   return s[0]! > 0 ? (s[1]! - s[0]!) / s[0]! : s[1]! > 0 ? Infinity : 0;
-}
-
-/**
- * Uncertainty of a thresholded two-class decision: 1 − the share's distance from the threshold,
- * as a fraction of the room on its side (1 at the threshold, 0 when every vote agrees). With the
- * threshold at 1/2 it orders images exactly as the vote entropy does; with a calibrated threshold
- * (0.773, say) an image at 0.59 is fairly sure of the lower class, not at its most uncertain.
- */
-export function thresholdUncertainty(share: number, threshold: number): number {
-  const room = share >= threshold ? 1 - threshold : threshold;
-  return room > 0 ? Math.max(0, 1 - Math.abs(share - threshold) / room) : 1;
 }
 
 /**

@@ -3,7 +3,8 @@
 // predicted class is the "factual" one; the difference to another class's reconstruction shows
 // what the model would change to make the image that class.
 import { tf } from '../runtime/index.ts';
-import { Rng, addNoise, haarForward, haarInverse, logSnr, sample, type SamplerKind } from '../diffusion/index.ts';
+import { addNoise, logSnr, sample, type SamplerKind } from '../diffusion/index.ts';
+import { Rng } from '../util/index.ts';
 import type { ClassifierModel } from '../classify/index.ts';
 
 export interface ExplainConfig {
@@ -49,8 +50,9 @@ export interface Counterfactuals {
 
 /**
  * Reconstructions of `count` images (NHWC pixels in [−1, 1]) for every class, `chunk` images per
- * model call. Deterministic for a seed; each image's starting noise depends on the seed and its
- * index only, so results do not depend on the chunk size.
+ * model call. Deterministic for a seed; each image's starting noise and (ancestral) step noise
+ * come from one stream that depends on the seed and its index only, so results do not depend on
+ * the chunk size.
  */
 export function counterfactuals(m: ExplainModel, images: Float32Array, count: number, config: Partial<ExplainConfig> = {},
   onStep?: (step: number, steps: number) => void, chunk = 16): Counterfactuals[] {
@@ -58,28 +60,40 @@ export function counterfactuals(m: ExplainModel, images: Float32Array, count: nu
   const K = m.classNames.length;
   const s = m.imageSize, c = m.channels, px = s * s * c;
   if (images.length !== count * px) throw new Error(`explain: expected ${count} images of ${s}×${s}×${c}, got ${images.length} values`);
-  const mc = m.model.config;
+  const mc = m.denoiser.config;
   const wpx = mc.imageSize * mc.imageSize * mc.inChannels;
   const out: Counterfactuals[] = [];
   const lam = logSnr(cfg.tExplain, m.schedule);
   const calls = Math.ceil(count / chunk) * cfg.steps;
   for (let i0 = 0; i0 < count; i0 += chunk) {
     const n = Math.min(chunk, count - i0);
+    // One stream per image (seed and index only): its starting noise, then its ancestral step noise,
+    // so an image's result does not depend on the chunk size or on which images share the call.
+    const rngs = Array.from({ length: n }, (_, i) => new Rng(cfg.seed * 1_000_003 + i0 + i));
     const eps = new Float32Array(n * wpx);
-    for (let i = 0; i < n; i++) eps.set(new Rng(cfg.seed * 1_000_003 + i0 + i).normals(wpx), i * wpx);
+    for (let i = 0; i < n; i++) eps.set(rngs[i]!.normals(wpx), i * wpx);
+    // every class of an image sees the same step noise, so its reconstructions differ only through the class
+    const stepNoise = (shape: [number, number, number, number]): tf.Tensor4D => {
+      const noise = new Float32Array(n * K * wpx);
+      for (let i = 0; i < n; i++) {
+        const e = rngs[i]!.normals(wpx);
+        for (let k = 0; k < K; k++) noise.set(e, (i * K + k) * wpx);
+      }
+      return tf.tensor4d(noise, shape);
+    };
     const recon = tf.tidy(() => {
-      const x = haarForward(tf.tensor4d(images.subarray(i0 * px, (i0 + n) * px), [n, s, s, c]), { scale: m.haarScale });
+      const x = m.toModelSpace(tf.tensor4d(images.subarray(i0 * px, (i0 + n) * px), [n, s, s, c]));
       const z0 = addNoise(x, tf.tensor4d(eps, x.shape), lam);
       // rows: image-major, class-minor; every class of an image starts from the same noise
       const z = tf.reshape(tf.tile(tf.expandDims(z0, 1), [1, K, 1, 1, 1]), [n * K, mc.imageSize, mc.imageSize, mc.inChannels]) as tf.Tensor4D;
       const x0 = sample({
-        denoiser: (zz, l, y) => m.model.apply(zz, l, y instanceof Int32Array ? tf.tensor1d(y, 'int32') : y) as tf.Tensor4D,
+        denoiser: (zz, l, y) => m.denoiser.apply(zz, l, y instanceof Int32Array ? tf.tensor1d(y, 'int32') : y) as tf.Tensor4D,
         classes: Int32Array.from({ length: n * K }, (_, r) => r % K), zStart: z, tStart: cfg.tExplain, steps: cfg.steps,
-        guidance: cfg.guidance, nullClass: m.model.nullClass, sampler: cfg.sampler, schedule: m.schedule,
-        rng: new Rng(cfg.seed * 1_000_003 + 7919 * (i0 + 1)), clipX0: null,
+        guidance: cfg.guidance, nullClass: m.denoiser.nullClass, sampler: cfg.sampler, schedule: m.schedule,
+        stepNoise, clipX0: null,
         onStep: onStep ? (st) => onStep((i0 / chunk) * cfg.steps + st.step, calls) : undefined,
       });
-      return tf.clipByValue(haarInverse(x0, { scale: m.haarScale }), -1, 1);
+      return tf.clipByValue(m.fromModelSpace(x0), -1, 1);
     });
     const data = recon.dataSync() as Float32Array;
     recon.dispose();

@@ -31,6 +31,8 @@ export interface ExplainRunOptions {
   /** Target class for every image; default: the runner-up of the vote (the other class for two). */
   target?: number;
   onStep?: (step: number, steps: number) => void;
+  /** Checked between the phases (classify, counterfactuals, flip check). */
+  signal?: AbortSignal;
 }
 
 export function explainImages(m: ExplainModel, images: Float32Array, count: number, o: ExplainRunOptions = {}): Explanation[] {
@@ -39,7 +41,8 @@ export function explainImages(m: ExplainModel, images: Float32Array, count: numb
     throw new Error(`explain: target class ${o.target} out of range; the model's classes are ${m.classNames.join(', ')}`);
   }
   const clf = new DiffusionClassifier(m, { n: 25, earlyStop: 'decided', ...o.classify, keepErrors: false });
-  const preds = clf.classify(images, count);
+  const preds = clf.classify(images, count, { signal: o.signal });
+  o.signal?.throwIfAborted();
   const settings = validateExplainConfig(o.explain ?? {}, m.channels);
   const { tExplain } = settings;
   const cfs = counterfactuals(m, images, count, settings, o.onStep);
@@ -51,7 +54,8 @@ export function explainImages(m: ExplainModel, images: Float32Array, count: numb
   });
   const cfImages = new Float32Array(count * px);
   cfs.forEach((cf, i) => cfImages.set(cf.reconstructions[targets[i]!]!, i * px));
-  const cfPreds = clf.classify(cfImages, count);
+  o.signal?.throwIfAborted();
+  const cfPreds = clf.classify(cfImages, count, { signal: o.signal });
   return preds.map((p, i) => {
     const cf = cfs[i]!;
     const input = images.slice(i * px, (i + 1) * px);

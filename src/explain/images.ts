@@ -1,6 +1,6 @@
 // Images out: [−1, 1] float arrays to 8-bit pixels, grids of panels, PNG files written atomically.
 import sharp from 'sharp';
-import { writeFileAtomic } from '../runtime/index.ts';
+import { writeFileAtomic } from '../util/index.ts';
 
 export interface RgbImage { data: Uint8Array; width: number; height: number; channels: 1 | 3 }
 

@@ -6,3 +6,5 @@ export { differenceImage, overlayImage, mapScale } from './panels.ts';
 export { explainImages } from './explain.ts';
 export type { Explanation, ExplainRunOptions } from './explain.ts';
 export { explanationPanels, explanationGridPng, explanationTable, explanationPage, PANEL_TITLES } from './page.ts';
+export { explain, writeExplanations, explanationsJson } from './run.ts';
+export type { ExplainOptions } from './run.ts';

@@ -2,7 +2,7 @@
 import { encodePng, grid, toUint8, upscale, type RgbImage } from './images.ts';
 import { differenceImage, mapScale, overlayImage } from './panels.ts';
 import type { Explanation } from './explain.ts';
-import { escapeHtml as esc } from '../eval/index.ts';
+import { escapeHtml as esc } from '../util/index.ts';
 
 export const PANEL_TITLES = ['input', 'factual', 'counterfactual', 'difference', 'overlay'] as const;
 

@@ -1,7 +1,7 @@
 // The safetensors format (8-byte little-endian header length, JSON header, raw little-endian
 // data), enough of it for checkpoints: F32, F16 (shipped weights) and I32/U8 (optimizer/RNG state).
 import fs from 'node:fs';
-import { writeFileAtomic } from '../runtime/index.ts';
+import { writeFileAtomic } from '../util/index.ts';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'I32' | 'U8';
 export interface NamedArray { shape: number[]; data: Float32Array | Int32Array | Uint8Array }

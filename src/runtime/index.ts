@@ -115,6 +115,4 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
   return current;
 }
 
-export { writeFileAtomic } from './io.ts';
 export { groupNorm } from './fused.ts';
-export { Rng, hashSeed, seedState, type RngState } from './rng.ts';

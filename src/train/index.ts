@@ -2,13 +2,11 @@ export { Adam, DEFAULT_ADAM_CONFIG, learningRate, globalNorm } from './optim.ts'
 export type { AdamConfig } from './optim.ts';
 export { Ema, DEFAULT_EMA_CONFIG, PAPER_EMA_CONFIG, emaDecay } from './ema.ts';
 export type { EmaConfig } from './ema.ts';
-export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.ts';
-export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from './checkpoint.ts';
+export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from '../pipeline/index.ts';
+export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from '../pipeline/index.ts';
 export { validateTrainConfig, DEFAULT_TRAIN_CONFIG } from './config.ts';
 export type { TrainConfig } from './config.ts';
 export { Trainer, NonFiniteLossError } from './trainer.ts';
 export type { StepMetrics, TrainBatch, TrainBatches, TrainerOptions } from './trainer.ts';
 export { trainFromData } from './run.ts';
 export type { TrainRunOptions } from './run.ts';
-export { loadTrainedModel, resolveModelDir, datasetOptionsFor } from './load.ts';
-export type { TrainedModel } from './load.ts';

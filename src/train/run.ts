@@ -1,13 +1,14 @@
 // From a data set on disk to a trained checkpoint: the library form of `meddiff train`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createDenoiser, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
+import { createDenoiser, presetConfig, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
+import { portablePath } from '../util/index.ts';
+import { createPipeline, defaultSchedule, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 import { openDataset, BatchStream, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
 import { Trainer, type StepMetrics, type TrainBatches, type ValidationMetrics, type ValidationRecord } from './trainer.ts';
 import { DiffusionClassifier } from '../classify/index.ts';
 import { balancedAccuracy, accuracy, auroc, macroF1 } from '../eval/index.ts';
-import { validateScheduleConfig } from '../diffusion/index.ts';
 
 export interface TrainRunOptions {
   data: string;
@@ -32,13 +33,15 @@ export interface TrainRunOptions {
   /** Wall-clock training budget in seconds: stop (validated and checkpointed) at the first step past it. */
   timeLimitSec?: number;
   onWarning?: (msg: string) => void;
+  /** Where warnings go when onWarning is not given. */
+  logger?: Logger;
   /** trainSize: distinct training images; sampledSize: what an epoch draws (more when over-sampled for balance). */
   onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number }) => void;
 }
 
 function modelConfigFrom(spec: string | undefined): Partial<UNetConfig> & { preset?: string } {
   if (!spec) return { preset: 'small' };
-  if (spec in UNET_PRESETS) return { preset: spec };
+  if (Object.hasOwn(UNET_PRESETS, spec)) return { preset: spec };
   if (!spec.endsWith('.json')) throw new Error(`--config '${spec}': expected a preset (${Object.keys(UNET_PRESETS).join(', ')}) or a .json file`);
   let text: string;
   try { text = fs.readFileSync(spec, 'utf8'); } catch (e) { throw new Error(`--config ${spec}: ${(e as Error).message}`); }
@@ -79,15 +82,12 @@ function contentSize(ds: Dataset, file: string, imageSize: number): number {
  * (plus a hair of AUROC to break ties): validation and test class mixes differ on PneumoniaMNIST,
  * and plain accuracy picked the checkpoint that was worst on test (method.md §11).
  */
-function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: TrainRunOptions) {
+function validationFor(ds: Dataset, pipeline: DiffusionPipeline, train: TrainConfig, o: TrainRunOptions) {
   const every = o.valEvery ?? 500;
   if (every <= 0 || !ds.splits.includes('val') || ds.size('val') === 0) return undefined;
   const { images, labels, count } = stackSplit(ds.split('val'), { limit: o.valImages ?? 256, spread: true });
   const K = ds.classNames.length;
-  const clf = new DiffusionClassifier({
-    model, classNames: ds.classNames, imageSize: ds.imageSize, channels: ds.channels, haarScale: train.haarScale,
-    schedule: validateScheduleConfig({ kind: 'shifted-cosine', imageSize: model.config.imageSize }),
-  }, { n: o.valPairs ?? 11, seed: train.seed, keepErrors: false });
+  const clf = new DiffusionClassifier(pipeline, { n: o.valPairs ?? 11, seed: train.seed, keepErrors: false });
   return {
     every,
     async evaluate(): Promise<ValidationMetrics> {
@@ -100,33 +100,50 @@ function validationFor(ds: Dataset, model: Denoiser, train: TrainConfig, o: Trai
   };
 }
 
+/** The model config: a preset scaled to the array side (a JSON file is taken as written), with overrides. */
+function modelConfigFor(base: Partial<UNetConfig> & { preset?: string }, overrides: Partial<UNetConfig> | undefined, arraySide: number, inChannels: number, numClasses: number): UNetConfig {
+  const { preset, ...fromFile } = base;
+  const start = preset ? presetConfig(preset, { imageSize: arraySide, inChannels, numClasses }) : { ...fromFile };
+  return validateUNetConfig({ ...start, ...overrides, imageSize: arraySide, inChannels, numClasses });
+}
+
 export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean }> {
-  const train = validateTrainConfig(o.train);
+  const warn = o.onWarning ?? ((m: string) => o.logger?.warn?.(m));
+  const requested = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
-  const provisional = validateUNetConfig({ ...base, ...o.model });
+  const provisional = base.preset ? UNET_PRESETS[base.preset]! : validateUNetConfig({ ...base, ...o.model });
   const imageSize = o.imageSize ?? provisional.imageSize * 2;
+  if (!Number.isInteger(imageSize) || imageSize < 2 || imageSize % 2 !== 0) throw new Error(`--image-size must be an even number of pixels (one Haar stage halves it), got ${imageSize}`);
   const dataset = await openDataset(o.data, {
-    imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: train.seed, skipBad: o.skipBad, onWarning: o.onWarning,
-    balance: train.balance ? 'oversample' : 'none',
+    imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: requested.seed, skipBad: o.skipBad, onWarning: warn,
+    balance: requested.balance ? 'oversample' : 'none',
   });
-  const modelCfg = validateUNetConfig({ ...provisional, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length });
+  const trainSize = o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train');
+  if (trainSize === 0) throw new Error(`${o.data}: the training split is empty; add images or use a CSV with a split column`);
+  // A batch larger than the data set would repeat images within a step: clamp it (and the micro-batch) with a warning.
+  let train = requested;
+  if (requested.batchSize > trainSize) {
+    warn(`batch size ${requested.batchSize} is larger than the ${trainSize} training images; using ${trainSize}`);
+    train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: Math.min(requested.microBatch, trainSize) });
+    if (trainSize % train.microBatch !== 0) train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: trainSize });
+  }
+  const modelCfg = modelConfigFor(base, o.model, imageSize / 2, 4 * dataset.channels, dataset.classNames.length);
   const model = createDenoiser(modelCfg, train.seed);
-  const savedConfig = {
-    model: model.config, train,
+  const pipeline = createPipeline({
+    denoiser: model, classNames: dataset.classNames, schedule: defaultSchedule(modelCfg), train: train as unknown as Record<string, unknown>,
+    // how other images must be fitted to look like the training data (MedMNIST centre-crops to a square, then sits in the padded square)
+    preprocess: { imageSize, contentSize: contentSize(dataset, o.data, imageSize), fit: dataset.kind === 'npz' ? 'crop' : 'pad', wavelet: { levels: 1, scale: train.haarScale } },
     data: {
-      path: path.resolve(o.data), imageSize, contentSize: contentSize(dataset, o.data, imageSize), channels: dataset.channels, limit: o.limit ?? null,
+      // relative to the working directory, so no machine path lands in a shipped config.json
+      path: portablePath(o.data), kind: dataset.kind, limit: o.limit ?? null,
       // how the 80/10/10 split was drawn (folders, CSVs without a split column): evaluation must use the same
       splitSeed: train.seed,
-      // how other images must be fitted to look like the training data (MedMNIST centre-crops to a square)
-      fit: dataset.kind === 'npz' ? 'crop' : 'pad',
     },
-    classNames: dataset.classNames,
-  };
+  });
   const trainer = new Trainer({
-    model, config: train, imageShape: [imageSize, imageSize, dataset.channels], classNames: dataset.classNames,
-    dataFingerprint: dataset.fingerprint, outDir: o.out, savedConfig, onLog: o.onLog,
+    pipeline, config: train, dataFingerprint: dataset.fingerprint, outDir: o.out, onLog: o.onLog,
     openSource: (p) => batchesFor(dataset, train.batchSize, train.seed, o.limit, p),
-    validation: validationFor(dataset, model, train, o),
+    validation: validationFor(dataset, pipeline, train, o),
     onValidation: o.onValidation,
     timeLimitSec: o.timeLimitSec,
   });

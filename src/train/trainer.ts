@@ -3,15 +3,17 @@
 // EMA, gradient accumulation, metrics.jsonl, checkpoints and exact resume.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf, writeFileAtomic, type Tensor } from '../runtime/index.ts';
+import { tf, type Tensor } from '../runtime/index.ts';
+import { writeFileAtomic } from '../util/index.ts';
 import type { Denoiser } from '../models/index.ts';
 import {
-  Rng, addNoise, diffusionLoss, haarForward, logSnrTensor, sampleTimes, validateScheduleConfig, vTarget,
+  Rng, addNoise, diffusionLoss, logSnrTensor, sampleTimes, vTarget,
   type RngState, type ScheduleConfig,
 } from '../diffusion/index.ts';
+import { pipelineConfigJson, type DiffusionPipeline } from '../pipeline/index.ts';
 import { Adam } from './optim.ts';
 import { Ema } from './ema.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../pipeline/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.ts';
 import { mirrorSome, shiftSome } from '../data/index.ts';
 
@@ -25,17 +27,13 @@ export interface TrainBatches {
 }
 
 export interface TrainerOptions {
-  model: Denoiser;
+  /** The model being trained: denoiser, preprocessing (pixels → model space), schedule, classes; saved as config.json. */
+  pipeline: DiffusionPipeline;
   config: TrainConfig;
-  /** Pixel-space image shape [H, W, C]; the model sees [H/2, W/2, 4C]. */
-  imageShape: [number, number, number];
-  classNames: string[];
   dataFingerprint: string;
   outDir: string;
   /** Opens the batch stream at a saved position (undefined = the start). */
   openSource: (position?: unknown) => TrainBatches;
-  /** Everything needed to rebuild the model and re-open the data, saved as config.json. */
-  savedConfig: Record<string, unknown>;
   onLog?: (m: StepMetrics) => void;
   /** Periodic validation: scores the raw and the EMA weights; the best goes to outDir/best. */
   validation?: { every: number; evaluate: (weights: 'raw' | 'ema') => Promise<ValidationMetrics> };
@@ -64,18 +62,22 @@ export class Trainer {
   private best: ValidationRecord['best'] | null = null;
   private readonly ckptDir: string;
 
+  private readonly imageShape: [number, number, number];
+  private readonly classNames: string[];
+  /** config.json of every checkpoint: the pipeline's config with these training settings. */
+  private readonly savedConfig: Record<string, unknown>;
+
   constructor(private readonly o: TrainerOptions) {
-    this.model = o.model;
+    const p = o.pipeline;
+    this.model = p.denoiser;
     this.cfg = o.config;
-    const [h, w, c] = o.imageShape;
-    const mc = o.model.config;
-    if (h !== w || h / 2 !== mc.imageSize || 4 * c !== mc.inChannels) {
-      throw new Error(`images are ${h}×${w}×${c} but the model expects ${mc.imageSize * 2}² pixels with ${mc.inChannels / 4} channel(s) (it sees the Haar transform, ${mc.imageSize}²×${mc.inChannels})`);
-    }
-    if (o.classNames.length !== mc.numClasses) throw new Error(`the data has ${o.classNames.length} classes but the model config has numClasses = ${mc.numClasses}`);
-    this.schedule = validateScheduleConfig({ kind: 'shifted-cosine', imageSize: mc.imageSize });
-    this.adam = new Adam(o.model.params.vars, o.config.optimizer);
-    this.ema = new Ema(o.model.params.vars, o.config.ema);
+    this.imageShape = [p.imageSize, p.imageSize, p.channels];
+    this.classNames = p.classNames;
+    if (o.config.haarScale !== p.preprocessing.wavelet.scale) throw new Error(`train config haarScale '${o.config.haarScale}' differs from the pipeline's wavelet scale '${p.preprocessing.wavelet.scale}'`);
+    this.savedConfig = pipelineConfigJson({ ...p.config, train: o.config as unknown as Record<string, unknown> });
+    this.schedule = p.schedule;
+    this.adam = new Adam(this.model.params.vars, o.config.optimizer);
+    this.ema = new Ema(this.model.params.vars, o.config.ema);
     this.rng = new Rng(o.config.seed);
     this.source = o.openSource(undefined);
     this.ckptDir = path.join(o.outDir, 'checkpoint');
@@ -87,22 +89,22 @@ export class Trainer {
     const saved = JSON.stringify((ck.config as { model?: unknown }).model);
     if (saved !== JSON.stringify(this.model.config)) throw new Error(`checkpoint ${ck.dir} was made with another model config; use a new --out or the same --config`);
     if (ck.state.dataFingerprint !== this.o.dataFingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data (fingerprint ${ck.state.dataFingerprint}, now ${this.o.dataFingerprint}); resume with the same --data`);
-    if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.o.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.o.classNames.join(', ')}`);
+    if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.classNames.join(', ')}`);
     // Exact resume needs the same training settings (steps, logging and checkpoint cadence may change).
     // Optimizer settings (lr, warm-up, clipping) may change on purpose when resuming: warn, don't refuse.
     const free = new Set(['steps', 'checkpointEvery', 'logEvery', 'optimizer']);
     const optA = JSON.stringify((ck.config as { train?: { optimizer?: unknown } }).train?.optimizer);
-    const optB = JSON.stringify((this.o.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
+    const optB = JSON.stringify((this.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
     if (optA !== optB) process.stderr.write(`warning: resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one\n`);
     const strip = (t: unknown) => JSON.stringify(Object.entries((t ?? {}) as Record<string, unknown>).filter(([k]) => !free.has(k)));
     // settings added since the checkpoint was written take their defaults
-    const savedTrain = { ...DEFAULT_TRAIN_CONFIG, ...((ck.config as { train?: object }).train ?? {}) }, nowTrain = (this.o.savedConfig as { train?: unknown }).train;
+    const savedTrain = { ...DEFAULT_TRAIN_CONFIG, ...((ck.config as { train?: object }).train ?? {}) }, nowTrain = (this.savedConfig as { train?: unknown }).train;
     if (strip(savedTrain) !== strip(nowTrain)) {
       const a = (savedTrain ?? {}) as Record<string, unknown>, b = (nowTrain ?? {}) as Record<string, unknown>;
       const diff = Object.keys({ ...a, ...b }).filter((k) => !free.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
       throw new Error(`checkpoint ${ck.dir} was trained with other settings (${diff.join(', ')}); resume with the same options, or start a new --out`);
     }
-    const savedLimit = (ck.config as { data?: { limit?: unknown } }).data?.limit, nowLimit = (this.o.savedConfig as { data?: { limit?: unknown } }).data?.limit;
+    const savedLimit = (ck.config as { data?: { limit?: unknown } }).data?.limit, nowLimit = (this.savedConfig as { data?: { limit?: unknown } }).data?.limit;
     if (JSON.stringify(savedLimit ?? null) !== JSON.stringify(nowLimit ?? null)) throw new Error(`checkpoint ${ck.dir} was trained with --limit ${savedLimit ?? 'none'}; resume with the same --limit`);
     if (!ck.ema || !ck.optimizer) throw new Error(`checkpoint ${ck.dir} has no EMA or optimizer state, so training cannot resume exactly`);
     const r = ck.state.resume as { rng: RngState; data: unknown; emaUpdates: number; elapsedSec: number; best?: ValidationRecord['best'] };
@@ -125,7 +127,7 @@ export class Trainer {
 
   /** Loss of one micro-batch and its gradients (scaled by `weight`). */
   private microStep(batchImages: Float32Array, labels: Int32Array, n: number, weight: number): { loss: number; grads: Tensor[] } {
-    const [h, w, c] = this.o.imageShape;
+    const [h, w, c] = this.imageShape;
     const mc = this.model.config;
     let images = batchImages;
     const t = sampleTimes(n, this.rng, { stratified: this.cfg.stratifiedTimes });
@@ -140,7 +142,7 @@ export class Trainer {
     }
     const vars = this.model.params.list();
     const { value, grads } = tf.tidy(() => {
-      const x0 = haarForward(tf.tensor4d(images, [n, h, w, c]), { scale: this.cfg.haarScale });
+      const x0 = this.o.pipeline.toModelSpace(tf.tensor4d(images, [n, h, w, c]));
       const noise = tf.tensor4d(eps, x0.shape);
       const lam = logSnrTensor(tf.tensor1d(t), this.schedule) as tf.Tensor1D;
       const z = addNoise(x0, noise, lam);
@@ -156,7 +158,7 @@ export class Trainer {
   /** One optimizer step on one batch (accumulating micro-batches). */
   trainStep(batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
     const { batchSize, microBatch } = this.cfg;
-    const [h, w, c] = this.o.imageShape;
+    const [h, w, c] = this.imageShape;
     const px = h * w * c;
     let acc: Tensor[] | null = null;
     let loss = 0;
@@ -188,12 +190,12 @@ export class Trainer {
   save(): void {
     const elapsedSec = this.elapsedBefore + (performance.now() - this.runStart) / 1000;
     saveCheckpoint(this.ckptDir, {
-      config: this.o.savedConfig,
+      config: this.savedConfig,
       model: this.model.params.toNamedArrays(),
       ema: this.ema.toNamedArrays(),
       optimizer: this.adam.state(),
       state: {
-        step: this.step, classNames: this.o.classNames, dataFingerprint: this.o.dataFingerprint,
+        step: this.step, classNames: this.classNames, dataFingerprint: this.o.dataFingerprint,
         resume: { rng: this.rng.getState(), data: this.source.position(), emaUpdates: this.ema.updates, elapsedSec, best: this.best },
       },
     });
@@ -263,10 +265,10 @@ export class Trainer {
     if (!this.best || score > this.best.score) {
       this.best = { step: this.step, weights, score };
       saveCheckpoint(path.join(this.o.outDir, 'best'), {
-        config: this.o.savedConfig,
+        config: this.savedConfig,
         model: weights === 'ema' ? this.ema.toNamedArrays() : saved,
         state: {
-          step: this.step, classNames: this.o.classNames, dataFingerprint: this.o.dataFingerprint,
+          step: this.step, classNames: this.classNames, dataFingerprint: this.o.dataFingerprint,
           resume: {}, info: { selectedWeights: weights, validation: weights === 'ema' ? ema : raw },
         },
       });

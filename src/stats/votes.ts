@@ -1,5 +1,6 @@
-// Pure aggregation of per-pair errors (method.md §5, §6). errors is row-major [pairs × K]: row k
-// holds the error of every class for pair k. No I/O, no tensors.
+// Pure aggregation of per-pair errors (method.md §5, §6): the one place the vote, the mean, their
+// tie rules and the thresholded decision are written. errors is row-major [pairs × K]: row k holds
+// the error of every class for pair k. No I/O, no tensors.
 
 /** Class with the smallest error in row k (ties → lower index). */
 export function pairVote(errors: ArrayLike<number>, k: number, K: number): number {
@@ -25,7 +26,8 @@ export function meanErrors(errors: ArrayLike<number>, K: number, n = errors.leng
   return sums.map((s) => s / n);
 }
 
-export function argmin(xs: readonly number[]): number {
+/** Index of the smallest value (ties → lower index). */
+export function argmin(xs: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[best]!) best = i;
   return best;
@@ -35,12 +37,31 @@ export function argmin(xs: readonly number[]): number {
  * Majority vote: the class with most votes; ties broken by the lower mean error, then the lower
  * class index, so the result never depends on evaluation order.
  */
-export function majorityVote(counts: readonly number[], means: readonly number[]): number {
+export function majorityVote(counts: ArrayLike<number>, means: ArrayLike<number>): number {
   let best = 0;
   for (let c = 1; c < counts.length; c++) {
     if (counts[c]! > counts[best]! || (counts[c] === counts[best] && means[c]! < means[best]!)) best = c;
   }
   return best;
+}
+
+export interface FirstPairsAggregate {
+  votes: number[];
+  meanErrors: number[];
+  votePred: number;
+  meanPred: number;
+}
+
+/**
+ * Vote and mean aggregation over the first n pairs of one image's errors (N·K, row-major by pair):
+ * votePred by majorityVote (ties → lower mean error, then lower index), meanPred by argmin.
+ */
+export function aggregateFirstPairs(errors: ArrayLike<number>, K: number, n: number): FirstPairsAggregate {
+  const N = Math.floor(errors.length / K);
+  if (!Number.isInteger(n) || n < 1 || n > N) throw new Error(`aggregateFirstPairs: n = ${n} is not in [1, ${N}]`);
+  const votes = voteCounts(errors, K, n);
+  const means = meanErrors(errors, K, n);
+  return { votes, meanErrors: means, votePred: majorityVote(votes, means), meanPred: argmin(means) };
 }
 
 /** Vote entropy H = −Σ p log p, divided by log K so 0 = unanimous and 1 = evenly split. */
@@ -68,6 +89,22 @@ export function voteDecided(counts: readonly number[], remaining: number): boole
 /** The thresholded two-class decision: `positive` when its vote share is ≥ threshold, else the other class. */
 export function thresholdDecision(share: number, threshold: number, positive: number): number {
   return share >= threshold ? positive : 1 - positive;
+}
+
+/** Decisions from positive vote shares: `positive` when its share ≥ threshold, else the other class. */
+export function thresholdDecisions(shares: readonly number[], threshold: number, positive: number): number[] {
+  return shares.map((s) => thresholdDecision(s, threshold, positive));
+}
+
+/**
+ * Uncertainty of a thresholded two-class decision: 1 − the share's distance from the threshold,
+ * as a fraction of the room on its side (1 at the threshold, 0 when every vote agrees). With the
+ * threshold at 1/2 it orders images exactly as the vote entropy does; with a calibrated threshold
+ * (0.773, say) an image at 0.59 is fairly sure of the lower class, not at its most uncertain.
+ */
+export function thresholdUncertainty(share: number, threshold: number): number {
+  const room = share >= threshold ? 1 - threshold : threshold;
+  return room > 0 ? Math.max(0, 1 - Math.abs(share - threshold) / room) : 1;
 }
 
 /**

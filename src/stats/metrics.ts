@@ -6,7 +6,21 @@
  * - macro F1 averages over the classes present in yTrue or yPred;
  * - a metric that is undefined (empty input, AUROC with one class only) is NaN (null in JSON).
  */
-import type { Aggregate, PredictionRecord } from './types.ts';
+
+/** The two ways of turning per-pair errors into a class. */
+export type Aggregate = 'vote' | 'mean';
+
+/** The fields of one prediction that the metrics read (eval's PredictionRecord has them all). */
+export interface ScoredPrediction {
+  /** Image path or other stable identifier. */
+  id: string;
+  /** True class index in [0, K). */
+  label: number;
+  votePred: number;
+  meanPred: number;
+  shares: readonly number[];
+  meanErrors: readonly number[];
+}
 
 export type Labels = ArrayLike<number>;
 
@@ -185,7 +199,7 @@ export interface SummarizeOptions {
  * - vote: the vote share of the class;
  * - mean: the margin min_{c'≠c} meanError[c'] − meanError[c] (binary: e_neg − e_pos).
  */
-export function classScores(r: PredictionRecord, aggregate: Aggregate): number[] {
+export function classScores(r: ScoredPrediction, aggregate: Aggregate): number[] {
   if (aggregate === 'vote') return r.shares.slice();
   const e = r.meanErrors;
   return e.map((ec, c) => {
@@ -195,7 +209,7 @@ export function classScores(r: PredictionRecord, aggregate: Aggregate): number[]
   });
 }
 
-function aggregateMetrics(records: PredictionRecord[], K: number, positive: number, aggregate: Aggregate): AggregateMetrics {
+function aggregateMetrics(records: readonly ScoredPrediction[], K: number, positive: number, aggregate: Aggregate): AggregateMetrics {
   const yTrue = records.map((r) => r.label);
   const yPred = records.map((r) => (aggregate === 'vote' ? r.votePred : r.meanPred));
   const cm = confusionMatrix(yTrue, yPred, K);
@@ -217,7 +231,7 @@ function aggregateMetrics(records: PredictionRecord[], K: number, positive: numb
 }
 
 /** All metrics for the vote and the mean prediction. */
-export function summarize(records: PredictionRecord[], K: number, opts: SummarizeOptions = {}): Summary {
+export function summarize(records: readonly ScoredPrediction[], K: number, opts: SummarizeOptions = {}): Summary {
   const positive = opts.positive ?? 1;
   if (!Number.isInteger(positive) || positive < 0 || positive >= K) throw new Error(`positive class ${positive} is not in [0, ${K})`);
   records.forEach((r, i) => {

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../runtime/index.ts';
+import { writeFileAtomic } from '../util/index.ts';
 import { encodeSafetensors, decodeSafetensors, type NamedArrays, type SafetensorsDtype } from '../models/index.ts';
 
 export const CHECKPOINT_FORMAT = 'meddiff-checkpoint';

@@ -1,0 +1,89 @@
+// calibrate() as a library call: classify a VALIDATION split with a pipeline, fit the vote-share
+// threshold (and optionally the time window), store it beside the weights.
+import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
+import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
+import { accuracy, balancedAccuracy, defaultPositiveClass, thresholdDecisions } from '../stats/index.ts';
+import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
+import { fitPlatt, fitVoteThreshold } from './calibrate.ts';
+import type { ClassifyConfig } from './types.ts';
+import { searchTimeWindow, type TimeWindowFit } from './window.ts';
+
+export interface CalibrateOptions {
+  /** Data set with a validation split (npz, folder, CSV). */
+  data: string;
+  /** Split to fit on (default 'val'); the test split is refused. */
+  split?: string;
+  limit?: number;
+  /** Classify settings (N, seed, batch, mirror, tRange…); early stopping is refused. */
+  classify?: Partial<ClassifyConfig>;
+  /** Also choose the diffusion-time window of the pairs. */
+  searchT?: boolean;
+  minWidth?: number;
+  significance?: number;
+  objective?: CalibrationObjective;
+  /** Write calibration.json into the pipeline's folder (default true when it has one). */
+  save?: boolean;
+  logger?: Logger;
+  signal?: AbortSignal;
+  onProgress?: (p: ClassifyProgress) => void;
+}
+
+export interface CalibrateResult {
+  calibration: Calibration;
+  /** The window search, when asked for. */
+  window: TimeWindowFit | null;
+  /** calibration.json written, or null. */
+  file: string | null;
+}
+
+export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Promise<CalibrateResult> {
+  const split = parseSplitName(o.split ?? 'val');
+  if (!split) throw new Error(`split must be train, val or test, got '${String(o.split)}'`);
+  if (split === 'test') throw new Error('--split test: calibrating on the test split would leak it into the reported results; use val');
+  if (p.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${p.classNames.length}`);
+  const cfg = { ...o.classify };
+  const search = Boolean(o.searchT);
+  if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
+  // early-stopped shares are over fewer pairs and pushed towards 0 or 1; a threshold fitted on them would not fit full-N votes
+  if (cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error(`calibration needs the vote shares over all N pairs of every image; drop --early-stop ${cfg.earlyStop}`);
+  const objective = o.objective ?? 'balanced-accuracy';
+  if (objective !== 'balanced-accuracy' && objective !== 'accuracy') throw new Error(`objective must be 'balanced-accuracy' or 'accuracy', got '${String(objective)}'`);
+  const ds = await openDataset(o.data, { ...p.datasetOptions(), split, onWarning: (m) => o.logger?.warn?.(m) });
+  if (ds.classNames.join('\n') !== p.classNames.join('\n')) throw new Error(`the model's classes (${p.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
+  const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
+  if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
+  const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, keepErrors: search });
+  const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
+  const positive = defaultPositiveClass(p.classNames);
+  let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
+  let win: TimeWindowFit | null = null;
+  if (search) {
+    win = searchTimeWindow(r.map((x) => ({ errors: x.errors!, times: x.times! })), labels, 2, { positive, minWidth: o.minWidth, significance: o.significance });
+    shares = win.shares.map((s) => s[positive]!);
+    preds = win.predictions;
+  }
+  const platt = objective === 'accuracy' ? fitPlatt(shares, labels, positive) : null;
+  const threshold = platt ? platt.threshold : fitVoteThreshold(shares, labels, positive).threshold;
+  const decided = thresholdDecisions(shares, threshold, positive);
+  const cal: Calibration = {
+    kind: 'vote-share-threshold', positive, threshold, objective,
+    fittedOn: {
+      split, images: count, n: clf.cfg.n, balancedAccuracy: balancedAccuracy(labels, decided, 2), uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2),
+      accuracy: accuracy(labels, decided), uncalibratedAccuracy: accuracy(labels, preds),
+    },
+  };
+  if (platt) cal.platt = { a: platt.a, b: platt.b };
+  cal.weightsSha256 = p.weightsSha256;
+  if (clf.cfg.mirror) cal.mirror = true;
+  // the window the threshold was fitted in, so the classifier draws its pairs there too
+  if (!win && (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1)) cal.tRange = clf.cfg.tRange;
+  if (win) {
+    cal.tRange = win.tRange;
+    cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n, searched: win.searched, significance: o.significance ?? 0.05 };
+  }
+  const save = o.save ?? p.dir !== null;
+  if (save && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
+  const file = save ? saveCalibration(p.dir!, cal) : null;
+  p.calibration = cal;
+  return { calibration: cal, window: win, file };
+}

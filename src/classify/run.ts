@@ -1,0 +1,106 @@
+// classify() as a library call: inputs (paths, bytes, decoded or preprocessed images) through the
+// pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
+// decision `meddiff classify` gives as first-class fields.
+import type { Calibration, DiffusionPipeline, ImageInput, Logger } from '../pipeline/index.ts';
+import { thresholdUncertainty } from '../stats/index.ts';
+import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
+import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
+import type { ClassifyConfig, ImageResult } from './types.ts';
+
+export interface ClassifyOptions extends Partial<ClassifyConfig> {
+  /** false: ignore the pipeline's calibration (the plain majority vote, the full time range). Default true. */
+  calibration?: boolean;
+  logger?: Logger;
+  signal?: AbortSignal;
+  onProgress?: (p: ClassifyProgress) => void;
+}
+
+/** The classify settings in force and the calibration they came with (null: none applies). */
+export interface ClassifySettings { config: ClassifyConfig; calibration: Calibration | null }
+
+export interface Classification extends ImageResult {
+  /** Class name of `predicted`: what `meddiff classify` answers. */
+  prediction: string;
+  /** How `predicted` was reached: the majority vote, the calibrated vote-share threshold, or the mean error. */
+  decision: 'vote' | 'threshold' | 'mean';
+  calibrated: boolean;
+  /** The threshold rule when one decided: positive class, its share threshold, the N it was fitted at. */
+  threshold: { positive: number; className: string; value: number; fittedAtN: number } | null;
+  /** Share of the votes for the predicted class. */
+  voteShare: number;
+  /**
+   * How unsure the decision is, in [0, 1]: the normalised vote entropy, or with a threshold the
+   * vote share's closeness to it (1 at the threshold, 0 when all votes agree).
+   */
+  uncertainty: number;
+  /** Platt-calibrated probability of the positive class (calibrations fitted for accuracy). */
+  probability: Record<string, number> | null;
+}
+
+/**
+ * The settings a classification runs with: the caller's, with the pipeline's calibration (time
+ * window, mirror view, threshold) filling what the caller left open. A window or mirror setting
+ * that contradicts the calibration keeps the caller's and drops the threshold, with a warning.
+ */
+export function classifySettings(p: DiffusionPipeline, o: ClassifyOptions = {}): ClassifySettings {
+  const { calibration, logger, signal: _s, onProgress: _p, ...partial } = o;
+  const stored = calibration === false ? null : p.calibration;
+  const { cfg, cal } = applyCalibratedSettings<Partial<ClassifyConfig>>(partial, stored, (m) => logger?.warn?.(m));
+  const clf = new DiffusionClassifier(p, cfg);
+  return { config: clf.cfg, calibration: clf.cfg.aggregate === 'vote' && clf.cfg.decisionThreshold ? cal : null };
+}
+
+/** An ImageResult with the decision spelled out. */
+export function describeResult(p: DiffusionPipeline, r: ImageResult, s: ClassifySettings): Classification {
+  const cal = s.calibration, d = s.config.decisionThreshold;
+  const thresholded = s.config.aggregate === 'vote' && d !== null;
+  return {
+    ...r, prediction: p.classNames[r.predicted]!, decision: s.config.aggregate === 'mean' ? 'mean' : thresholded ? 'threshold' : 'vote',
+    calibrated: Boolean(cal),
+    threshold: thresholded ? { positive: d.positive, className: p.classNames[d.positive]!, value: d.threshold, fittedAtN: cal?.fittedOn.n ?? s.config.n } : null,
+    voteShare: r.shares[r.predicted]!,
+    uncertainty: thresholded ? thresholdUncertainty(r.shares[d.positive]!, d.threshold) : r.entropy,
+    probability: cal?.platt ? { [p.classNames[cal.positive]!]: calibratedProbability(cal, r.shares)! } : null,
+  };
+}
+
+/** Classify preprocessed pixels (NHWC at the model's square, in [−1, 1]). */
+export function classifyPixels(p: DiffusionPipeline, images: Float32Array, count: number, o: ClassifyOptions = {}): { results: Classification[]; settings: ClassifySettings; seconds: number } {
+  const settings = classifySettings(p, o);
+  const clf = new DiffusionClassifier(p, settings.config);
+  const t0 = performance.now();
+  const raw = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
+  const seconds = (performance.now() - t0) / 1000;
+  return { results: raw.map((r) => describeResult(p, r, settings)), settings, seconds };
+}
+
+/** classify() with the settings used and the time it took. */
+export async function classifyWithSettings(p: DiffusionPipeline, inputs: ImageInput | readonly ImageInput[], o: ClassifyOptions & { names?: readonly string[] } = {}) {
+  const list = Array.isArray(inputs) ? inputs as readonly ImageInput[] : [inputs as ImageInput];
+  const images = await p.preprocessBatch(list, o.names);
+  o.signal?.throwIfAborted();
+  return classifyPixels(p, images, list.length, o);
+}
+
+/**
+ * Classify images with a pipeline: the prediction `meddiff classify` gives (the calibrated
+ * threshold when the model folder has one), the vote shares, the uncertainty. Deterministic for a
+ * seed, and independent of which other images share the call.
+ */
+export async function classify(p: DiffusionPipeline, inputs: ImageInput | readonly ImageInput[], o: ClassifyOptions & { names?: readonly string[] } = {}): Promise<Classification[]> {
+  return (await classifyWithSettings(p, inputs, o)).results;
+}
+
+/** One result as `meddiff classify --json` (and the server) print it: class names as keys. */
+export function classificationJson(r: Classification, classNames: readonly string[], id?: string) {
+  return {
+    ...(id !== undefined ? { file: id } : {}),
+    prediction: r.prediction, calibrated: r.calibrated, decision: r.decision, voteShare: r.voteShare, entropy: r.entropy, uncertainty: r.uncertainty,
+    ...(r.probability ? { probability: r.probability } : {}),
+    ...(r.threshold ? { threshold: { class: r.threshold.className, value: r.threshold.value, fittedAtN: r.threshold.fittedAtN } } : {}),
+    votes: Object.fromEntries(classNames.map((c, k) => [c, r.votes[k]!])),
+    meanError: Object.fromEntries(classNames.map((c, k) => [c, r.meanErrors[k]!])),
+    votePrediction: classNames[r.votePred]!, meanPrediction: classNames[r.meanPred]!,
+    pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
+  };
+}

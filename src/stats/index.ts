@@ -1,0 +1,11 @@
+/** Pure statistics (no I/O, no tensors, imports nothing outside this folder): vote aggregation and decision rules, classification metrics. */
+export {
+  pairVote, voteCounts, meanErrors, argmin, majorityVote, aggregateFirstPairs, voteEntropy, voteDecided,
+  thresholdDecision, thresholdDecisions, thresholdUncertainty, shareDecided, binomialTestP, signTestP,
+  type FirstPairsAggregate,
+} from './votes.ts';
+export {
+  confusionMatrix, accuracy, balancedAccuracy, macroF1, perClassMetrics, perClassFromConfusion, sensitivity, specificity,
+  midranks, auroc, macroAurocOvr, classScores, summarize, defaultPositiveClass,
+  type Aggregate, type ScoredPrediction, type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
+} from './metrics.ts';
