@@ -28,3 +28,5 @@ export { evaluate } from './evaluate.ts';
 export type { EvaluateOptions } from './evaluate.ts';
 export { calibratedFigures } from './calibrated.ts';
 export type { CalibratedFigures } from './calibrated.ts';
+export { measureSubset } from './check.ts';
+export type { SubsetCheckSpec, SubsetCheckResult } from './check.ts';

@@ -1,18 +1,19 @@
-// The shipped models still classify as their model cards say: a broken weight file, a changed
-// preprocessing step or a runtime regression shows up here. Each model folder has ci-check.json:
-// the accuracy measured on a fixed, evenly spread subset of the test split with a small N.
+// The shipped models still answer as their model cards say: a broken weight file, a changed
+// preprocessing step, a calibration that no longer applies or a runtime regression shows up here.
+// Each model folder has ci-check.json, written by scripts/ci-check.mjs with the same measurement
+// function: the accuracy of the calibrated decision (what `meddiff classify` answers, with the
+// window and mirror view read from calibration.json) on a fixed, evenly spread test subset.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setup } from '../helpers.ts';
-import { loadTrainedModel, datasetOptionsFor } from '../../src/train/index.ts';
-import { DiffusionClassifier } from '../../src/classify/index.ts';
-import { openDataset, stackSplit } from '../../src/data/index.ts';
+import { loadPipeline } from '../../src/pipeline/index.ts';
+import { measureSubset } from '../../src/eval/index.ts';
 
 before(setup);
 
-interface CiCheck { data: string; split: 'test'; images: number; n: number; seed: number; tRange?: [number, number]; accuracy: number; tolerance: number }
+interface CiCheck { data: string; split: string; images: number; n: number; seed: number; calibrated: boolean; tRange: [number, number]; mirror: boolean; accuracy: number; tolerance: number }
 
 const models = fs.existsSync('models') ? fs.readdirSync('models').filter((d) => fs.existsSync(path.join('models', d, 'ci-check.json'))) : [];
 
@@ -21,20 +22,21 @@ test('there are shipped models with a CI check', () => {
 });
 
 for (const name of models) {
-  test(`shipped model ${name} matches its model card on a fixed test subset`, async () => {
+  test(`shipped model ${name} answers as its model card says on a fixed test subset`, async () => {
     const dir = path.join('models', name);
     const check = JSON.parse(fs.readFileSync(path.join(dir, 'ci-check.json'), 'utf8')) as CiCheck;
-    const tm = loadTrainedModel(dir);
+    const p = loadPipeline(dir);
     try {
-      const ds = await openDataset(check.data, { ...datasetOptionsFor(tm), split: check.split });
-      const { images, labels, count } = stackSplit(ds.split(check.split), { limit: check.images, spread: true });
-      const r = new DiffusionClassifier(tm, { n: check.n, seed: check.seed, tRange: check.tRange ?? [0, 1], keepErrors: false }).classify(images, count);
-      const acc = r.filter((x, i) => x.votePred === labels[i]).length / count;
-      assert.ok(Math.abs(acc - check.accuracy) <= check.tolerance, `${name}: accuracy ${acc.toFixed(4)} on ${count} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);
+      // the calibration beside the weights must still apply: its hash ties it to these weights
+      assert.equal(p.calibration !== null, check.calibrated, `${name}: calibration.json ${p.calibration ? 'applies' : 'does not apply'}, the check was written with${check.calibrated ? '' : 'out'} one`);
+      const r = await measureSubset(p, check);
+      assert.deepEqual(r.tRange, check.tRange, `${name}: time window`);
+      assert.equal(r.mirror, check.mirror, `${name}: mirror view`);
+      assert.ok(Math.abs(r.accuracy - check.accuracy) <= check.tolerance, `${name}: accuracy ${r.accuracy.toFixed(4)} on ${r.images} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);
       // and it is a real classifier, not a constant: both classes are predicted
-      assert.ok(new Set(r.map((x) => x.votePred)).size > 1, `${name} predicts a single class`);
+      assert.ok(new Set(r.predictions).size > 1, `${name} predicts a single class`);
     } finally {
-      tm.model.dispose();
+      p.dispose();
     }
   });
 }
