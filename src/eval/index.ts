@@ -20,10 +20,11 @@ export {
   type PlotText, type EntropyPlotOptions, type RenderedPlot,
 } from './plots.ts';
 export {
-  writeReport, predictionsCsv, classColumnNames, pct,
+  writeReport, pct,
   type ReportSummary, type ReportInput, type ReportSettings, type ReportTimings, type ReportTiming, type ReportSection,
   type ReportEntropyGroup, type ModelInfo,
 } from './report.ts';
+export { predictionsCsv, classColumnNames } from './csv.ts';
 export { evaluate } from './evaluate.ts';
 export type { EvaluateOptions } from './evaluate.ts';
 export { calibratedFigures } from './calibrated.ts';
