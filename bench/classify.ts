@@ -2,8 +2,8 @@
 // and how many forward passes early stopping saves, and at what accuracy cost (same run).
 //   npm run bench:classify [-- --model models/pneumoniamnist-unet --limit 100 --n 51]
 import { initRuntime } from '../src/runtime/index.ts';
-import { loadTrainedModel, datasetOptionsFor } from '../src/train/index.ts';
-import { DiffusionClassifier, loadCalibration, type ClassifyConfig } from '../src/classify/index.ts';
+import { loadPipeline } from '../src/pipeline/index.ts';
+import { DiffusionClassifier, type ClassifyConfig } from '../src/classify/index.ts';
 import { openDataset, stackSplit } from '../src/data/index.ts';
 import { machine, writeResult } from './common.ts';
 
@@ -12,11 +12,11 @@ const opt = (name: string, def: string) => { const i = args.indexOf(`--${name}`)
 const rt = await initRuntime({});
 const modelDir = opt('model', 'models/pneumoniamnist-unet');
 const limit = Number(opt('limit', '100')), n = Number(opt('n', '51'));
-const tm = loadTrainedModel(modelDir);
-const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { ...datasetOptionsFor(tm), split: 'test' });
+const tm = loadPipeline(modelDir);
+const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { ...tm.datasetOptions(), split: 'test' });
 const { images, labels, count } = stackSplit(ds.split('test'), { limit, spread: true });
 // the model's shipped settings: its calibrated time window, if any (--t-range lo,hi overrides)
-const tRange = (opt('t-range', '') ? opt('t-range', '').split(',').map(Number) : loadCalibration(tm.dir, tm.weightsSha256)?.tRange ?? [0, 1]) as [number, number];
+const tRange = (opt('t-range', '') ? opt('t-range', '').split(',').map(Number) : tm.calibration?.tRange ?? [0, 1]) as [number, number];
 
 const rows: Record<string, unknown>[] = [];
 const runs: [string, Partial<ClassifyConfig>][] = [

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../src/runtime/index.ts';
+import { writeFileAtomic } from '../src/util/index.ts';
 
 export const RESULTS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
 

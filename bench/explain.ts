@@ -2,7 +2,7 @@
 // (and optionally --quality full), with the flip rate, on PneumoniaMNIST test images.
 //   npm run bench:explain [-- --model models/pneumoniamnist-unet --limit 10 --quality fast]
 import { initRuntime } from '../src/runtime/index.ts';
-import { loadTrainedModel, datasetOptionsFor } from '../src/train/index.ts';
+import { loadPipeline } from '../src/pipeline/index.ts';
 import { explainImages, EXPLAIN_QUALITY } from '../src/explain/index.ts';
 import { openDataset, stackSplit } from '../src/data/index.ts';
 import { machine, writeResult } from './common.ts';
@@ -13,8 +13,8 @@ const rt = await initRuntime({});
 const modelDir = opt('model', 'models/pneumoniamnist-unet');
 const limit = Number(opt('limit', '10'));
 const quality = opt('quality', 'fast') as 'fast' | 'full';
-const tm = loadTrainedModel(modelDir);
-const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { ...datasetOptionsFor(tm), split: 'test' });
+const tm = loadPipeline(modelDir);
+const ds = await openDataset(opt('data', 'data/pneumoniamnist.npz'), { ...tm.datasetOptions(), split: 'test' });
 const { images, count } = stackSplit(ds.split('test'), { limit, spread: true });
 const t = performance.now();
 const es = explainImages(tm, images, count, { explain: EXPLAIN_QUALITY[quality] });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { initRuntime } from '../src/runtime/index.ts';
 import { trainFromData, Trainer, validateTrainConfig, type StepMetrics } from '../src/train/index.ts';
 import { createDenoiser } from '../src/models/index.ts';
+import { createPipeline } from '../src/pipeline/index.ts';
 import { machine, writeResult } from './common.ts';
 
 const args = process.argv.slice(2);
@@ -20,9 +21,10 @@ const model = createDenoiser({ preset: 'small' });
 const cfg = validateTrainConfig({ batchSize: batch, microBatch: batch, steps: 1000 });
 const px = 32 * 32;
 const fixed = { images: new Float32Array(batch * px).map((_, i) => Math.sin(i) * 0.8), labels: Int32Array.from({ length: batch }, (_, i) => i % 2) };
+const pipeline = createPipeline({ denoiser: model, classNames: ['a', 'b'], preprocess: { imageSize: 32, channels: 1, wavelet: { levels: 1, scale: cfg.haarScale } } });
 const trainer = new Trainer({
-  model, config: cfg, imageShape: [32, 32, 1], classNames: ['a', 'b'], dataFingerprint: 'bench', outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-')),
-  savedConfig: {}, openSource: () => ({ next: async () => fixed, position: () => null }),
+  pipeline, config: cfg, dataFingerprint: 'bench', outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-')),
+  openSource: () => ({ next: async () => fixed, position: () => null }),
 });
 for (let i = 0; i < 2; i++) trainer.trainStep(fixed);
 const t0 = performance.now();

@@ -3,7 +3,7 @@
 import { tf } from './helpers.ts';
 import { createDenoiser, type Denoiser } from '../src/models/index.ts';
 import { validateScheduleConfig, alphaSigmaTensor, haarForward } from '../src/diffusion/index.ts';
-import type { ClassifierModel } from '../src/classify/index.ts';
+import { createPipeline, type DiffusionPipeline } from '../src/pipeline/index.ts';
 
 export const S = 32;
 const schedule = validateScheduleConfig({ kind: 'shifted-cosine', imageSize: 16 });
@@ -36,7 +36,9 @@ export function oracle(): Denoiser {
   };
 }
 
-export const asModel = (model: Denoiser): ClassifierModel => ({ model, classNames: ['left', 'right'], imageSize: S, channels: 1, haarScale: 'orthonormal', schedule });
+/** A pipeline around a denoiser: 32×32 grayscale, orthonormal Haar, the shifted cosine at 16. */
+export const asModel = (denoiser: Denoiser, classNames = ['left', 'right']): DiffusionPipeline =>
+  createPipeline({ denoiser, classNames, preprocess: { channels: 1, imageSize: S, contentSize: S, fit: 'pad', wavelet: { levels: 1, scale: 'orthonormal' } }, schedule });
 
 export function noisyImages(count: number): { images: Float32Array; labels: number[] } {
   const t = templates();

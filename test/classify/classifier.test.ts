@@ -19,7 +19,10 @@ test('with an oracle denoiser the vote and the mean both find the right class', 
     assert.equal(x.forwardPasses, 22);
     assert.equal(x.votes.reduce((a, b) => a + b, 0), 11);
     assert.equal(x.errors!.length, 22);
-    assert.ok(x.entropy >= 0 && x.entropy <= 1);
+    // unanimous: shares 1 and 0, vote entropy 0
+    assert.deepEqual(x.shares, x.votes.map((v) => v / 11));
+    assert.deepEqual([...x.shares].sort(), [0, 1]);
+    assert.equal(x.entropy, 0);
   }
   m.dispose();
 });
@@ -36,6 +39,13 @@ test('deterministic for a seed, independent of batch size and of the other image
     for (let j = 0; j < a[i]!.errors!.length; j++) assert.ok(Math.abs(a[i]!.errors![j]! - b[i]!.errors![j]!) <= 1e-5 * Math.abs(a[i]!.errors![j]!) + 1e-7);
   }
   assert.deepEqual(single[0]!.votes, a[3]!.votes);
+  // shares and the normalised vote entropy follow from the votes (split votes here: entropy > 0)
+  for (const x of a) {
+    assert.deepEqual(x.shares, x.votes.map((v) => v / 7));
+    const h = -x.shares.reduce((s, p) => (p > 0 ? s + p * Math.log(p) : s), 0) / Math.log(2);
+    assert.ok(Math.abs(x.entropy - h) < 1e-12, `entropy ${x.entropy}, expected ${h}`);
+  }
+  assert.ok(a.some((x) => x.entropy > 0), `some split vote: ${a.map((x) => x.votes.join(':'))}`);
   assert.notDeepEqual(a.map((x) => [...x.errors!]), c.map((x) => [...x.errors!]));
   model.dispose();
 });
@@ -64,7 +74,11 @@ test('classification leaks no tensors and rejects bad configs and shapes', () =>
   assert.throws(() => c.classify(images.subarray(5), 2), /expected 2 images of 32×32×1/);
   assert.throws(() => new DiffusionClassifier(asModel(m), { n: 0 }), /'n' must be an integer ≥ 1/);
   assert.throws(() => new DiffusionClassifier(asModel(m), { aggregate: 'median' as never }), /'aggregate' must be one of vote, mean/);
-  assert.throws(() => new DiffusionClassifier({ ...asModel(m), classNames: ['a', 'b', 'c'] }), /null class/);
+  // a class list that does not match the denoiser is rejected by the pipeline, and by the classifier
+  // for a pipeline whose class list was changed after it was built
+  assert.throws(() => asModel(m, ['a', 'b', 'c']), /lists 3 classes for a model with numClasses = 2/);
+  const relabelled = Object.create(asModel(m), { classNames: { value: ['a', 'b', 'c'] } }) as ReturnType<typeof asModel>;
+  assert.throws(() => new DiffusionClassifier(relabelled), /null class/);
   m.dispose();
 });
 
@@ -154,6 +168,6 @@ test("a calibrated decisionThreshold sets 'predicted' and early stopping keeps t
   assert.throws(() => new DiffusionClassifier(asModel(model), { decisionThreshold: { positive: 0, threshold: 2 } }), /'decisionThreshold' must be null or/);
   model.dispose();
   const m3 = createDenoiser({ preset: 'tiny', numClasses: 3 }, 2);
-  assert.throws(() => new DiffusionClassifier({ ...asModel(m3), classNames: ['a', 'b', 'c'] }, { decisionThreshold: thr }), /needs a two-class model/);
+  assert.throws(() => new DiffusionClassifier(asModel(m3, ['a', 'b', 'c']), { decisionThreshold: thr }), /needs a two-class model/);
   m3.dispose();
 });

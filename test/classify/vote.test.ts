@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, argmin } from '../../src/classify/vote.ts';
+import { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, argmin } from '../../src/stats/index.ts';
 
 // 4 pairs × 2 classes; pair 3 has a huge error for class 0 that dominates the mean.
 const E = [0.1, 0.2, 0.1, 0.3, 0.2, 0.1, 9.0, 0.5];
@@ -41,7 +41,7 @@ test('a vote is decided only when the runner-up cannot catch up', () => {
 });
 
 test('sign test p-values', async () => {
-  const { signTestP } = await import('../../src/classify/vote.ts');
+  const { signTestP } = await import('../../src/stats/index.ts');
   assert.equal(signTestP(0, 0), 1);
   assert.ok(Math.abs(signTestP(5, 0) - 2 / 32) < 1e-12);
   assert.ok(Math.abs(signTestP(3, 3) - 1) < 1e-12);
@@ -123,7 +123,7 @@ test('binomial test against a calibrated share: p0 = 1/2 is the sign test', asyn
 
 test('fitPlatt recovers a known logistic model and gives the accuracy-optimal threshold; a reversed share is refused', async () => {
   const { fitPlatt, calibratedProbability } = await import('../../src/classify/index.ts');
-  const { Rng } = await import('../../src/data/index.ts');
+  const { Rng } = await import('../../src/util/index.ts');
   const rng = new Rng(7);
   const shares: number[] = [], labels: number[] = [];
   for (let i = 0; i < 6000; i++) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapGainP, searchTimeWindow, windowVote, type PairRecord } from '../../src/classify/window.ts';
-import { Rng } from '../../src/runtime/rng.ts';
+import { Rng } from '../../src/util/index.ts';
 import { validateClassifyConfig } from '../../src/classify/config.ts';
 
 test('windowVote counts only the pairs inside the window', () => {

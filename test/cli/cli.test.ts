@@ -33,7 +33,7 @@ test('info --json reports the backend and kernels', () => {
   assert.equal(r.code, 0, r.err);
   const info = JSON.parse(r.out);
   assert.ok(['native', 'wasm', 'cpu'].includes(info.backend));
-  assert.equal(typeof info.threads, 'number');
+  assert.ok(Number.isInteger(info.threads) && info.threads >= 1, `threads ${info.threads}`);
   assert.ok(Array.isArray(info.nativeKernels));
 });
 
@@ -62,10 +62,22 @@ test('classify --json on a real chest X-ray and evaluate --json on the test spli
   const e = run('evaluate', '--model', path.join(dir, 'run'), '--data', 'data/pneumoniamnist.npz', '--split', 'test', '--limit', '12', '--n', '3', '--out', path.join(dir, 'rep'), '--json');
   assert.equal(e.code, 0, e.err);
   const s = JSON.parse(e.out);
-  assert.ok(s.accuracy >= 0 && s.accuracy <= 1);
   assert.equal(s.images, 12);
   for (const f of ['report.html', 'report.json', 'predictions.csv', 'uncertainty_curve.png']) assert.ok(fs.existsSync(path.join(dir, 'rep', f)), f);
-  assert.equal(fs.readFileSync(path.join(dir, 'rep', 'predictions.csv'), 'utf8').trim().split('\n').length, 13);
+  const [head, ...rows] = fs.readFileSync(path.join(dir, 'rep', 'predictions.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+  assert.equal(rows.length, 12);
+  // the printed figures are those of the rows in predictions.csv (the vote is the primary rule)
+  assert.equal(s.aggregate, 'vote');
+  const col = (name: string) => rows.map((r) => Number(r[head!.indexOf(name)]));
+  const label = col('label'), vote = col('vote_pred'), mean = col('mean_pred');
+  assert.ok(label.every((y) => y === 0 || y === 1) && vote.every((y) => y === 0 || y === 1), 'labels and predictions are class indices');
+  const acc = (pred: number[]) => pred.filter((p, i) => p === label[i]).length / 12;
+  assert.equal(s.accuracy, acc(vote));
+  assert.equal(s.vote.accuracy, acc(vote));
+  assert.equal(s.mean.accuracy, acc(mean));
+  const cm = [0, 1].map((t) => [0, 1].map((p) => label.filter((y, i) => y === t && vote[i] === p).length));
+  assert.deepEqual(s.confusionMatrix, cm, 'confusion matrix [true][pred] counts the csv rows');
+  assert.equal(s.timing.totalForwardPasses, col('forward_passes').reduce((a, b) => a + b, 0));
 });
 
 test('bad input gets a clear error naming the argument or file', () => {

@@ -154,6 +154,22 @@ test('ddim is deterministic from a given zStart whatever the seed; ancestral is 
   z.dispose();
 });
 
+test('stepNoise replaces the ancestral draws (same draws, same result); DDIM never asks for it', () => {
+  const z = randomNormal<tf.Rank.R4>([...SHAPE], new Rng(1));
+  const opts = { denoiser: toyDenoiser, zStart: z, tStart: 0.7, classes, steps: 4 } as const;
+  const steps: number[] = [];
+  const fromRng = (rng: Rng): SampleOptions['stepNoise'] => (shape, step) => { steps.push(step); return randomNormal<tf.Rank.R4>(shape, rng); };
+  const ancestral = run({ ...opts, sampler: 'ancestral', seed: 3 });
+  assert.deepEqual(run({ ...opts, sampler: 'ancestral', seed: 99, stepNoise: fromRng(new Rng(3)) }), ancestral, 'the callback, not the seed, gives the noise');
+  assert.deepEqual(steps, [1, 2, 3], 'one call per ancestral step (the last step returns x̂₀)');
+  assert.notDeepEqual(run({ ...opts, sampler: 'ancestral', seed: 3, stepNoise: fromRng(new Rng(4)) }), ancestral);
+  steps.length = 0;
+  assert.deepEqual(run({ ...opts, sampler: 'ddim', stepNoise: fromRng(new Rng(4)) }), run({ ...opts, sampler: 'ddim' }));
+  assert.deepEqual(steps, []);
+  assert.throws(() => sample({ ...opts, sampler: 'ancestral', stepNoise: () => tf.zeros([1, 4, 4, 3]) }), /step noise has shape \[1, 4, 4, 3\], expected \[2, 4, 4, 3\]/);
+  z.dispose();
+});
+
 test('ancestral step equals the VDM posterior q(z_s | z_t, x)', () => {
   tf.tidy(() => {
     const [lamT, lamS] = [-1.2, 2.3];

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from '../../src/runtime/index.ts';
-import { Rng, haarForward, haarInverse, randomNormal } from '../../src/diffusion/index.ts';
+import { haarForward, haarInverse, randomNormal } from '../../src/diffusion/index.ts';
+import { Rng } from '../../src/util/index.ts';
 import { close, maxAbsDiff, ready } from './helpers.ts';
 
 await ready;

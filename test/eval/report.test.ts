@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeReport, summarize, prefixSvgIds, predictionsCsv, type ReportSummary } from '../../src/eval/index.ts';
+import { writeReport, summarize, prefixSvgIds, predictionsCsv, errorDetectionAuroc, type ReportSummary } from '../../src/eval/index.ts';
 import { syntheticRecords } from './helpers.ts';
 
 function tmpDir(): string {
@@ -40,7 +40,8 @@ test('writeReport: json, csv, plots (SVG + PNG) and one self-contained html', as
     assert.deepEqual(json.data.classCounts, [20, 20]);
     assert.equal(json.uncertainty.curve.length, 11);
     assert.equal(json.uncertainty.curve[0]!.accuracy, expected.vote.accuracy);
-    assert.equal(typeof json.uncertainty.errorDetectionAuroc, 'number');
+    assert.equal(json.uncertainty.errorDetectionAuroc, errorDetectionAuroc(records.map((r) => r.votePred === r.label), records.map((r) => r.entropy)));
+    assert.ok(json.uncertainty.errorDetectionAuroc > 0 && json.uncertainty.errorDetectionAuroc < 1, 'the synthetic set has right and wrong answers');
     assert.deepEqual(json.uncertainty.groups.map((g) => g.group), ['TP', 'TN', 'FP', 'FN']);
     assert.deepEqual(json.voteVsMean!.map((r) => r.n), [1, 5, 11]);
     assert.equal(json.voteVsMean![2]!.voteAccuracy, expected.vote.accuracy);

@@ -66,6 +66,29 @@ test('counterfactuals are deterministic for a seed and independent of the chunk 
   model.dispose();
 });
 
+test('ancestral (--quality full) counterfactuals do not depend on the chunk size, and classes of an image share the step noise', () => {
+  const model = createDenoiser({ preset: 'tiny' }, 4);
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 5))); });
+  const { images } = noisyImages(3);
+  const cfg = { steps: 3, seed: 7, sampler: 'ancestral' as const };
+  const one = counterfactuals(asModel(model), images, 3, cfg, undefined, 1), all = counterfactuals(asModel(model), images, 3, cfg, undefined, 3);
+  for (let i = 0; i < 3; i++) for (let k = 0; k < 2; k++) {
+    assert.deepEqual([...one[i]!.reconstructions[k]!], [...all[i]!.reconstructions[k]!], `image ${i}, class ${k}: chunk 1 and chunk 3 differ`);
+  }
+  // the step noise matters (it is not DDIM in disguise)
+  const ddim = counterfactuals(asModel(model), images, 3, { ...cfg, sampler: 'ddim' });
+  assert.ok(ddim.some((d, i) => d.reconstructions.some((r, k) => r.some((v, j) => v !== one[i]!.reconstructions[k]![j]))));
+  // a denoiser blind to the class: every class of an image must then get the very same reconstruction
+  const blind: typeof model = {
+    config: model.config, params: model.params, nullClass: model.nullClass, parameterCount: () => 0, dispose: () => {},
+    apply: (z, lam, y) => tf.tidy(() => model.apply(z, lam, tf.zerosLike(y))),
+  };
+  for (const cf of counterfactuals(asModel(blind), images, 3, { ...cfg, guidance: 0 }, undefined, 2)) {
+    assert.deepEqual([...cf.reconstructions[1]!], [...cf.reconstructions[0]!], 'the classes of one image saw different step noise');
+  }
+  model.dispose();
+});
+
 test('difference maps, proximity and the panel grid', async () => {
   assert.deepEqual([...differenceMap(Float32Array.of(0, 1), Float32Array.of(0.5, -1), 1)], [0.5, -2]);
   assert.deepEqual([...differenceMap(Float32Array.of(0, 0, 0, 1, 1, 1), Float32Array.of(0.3, -0.3, 0, 1, 1, 0.7), 3)].map((v) => +v.toFixed(4)), [0.2, 0.1]);

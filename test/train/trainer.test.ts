@@ -4,8 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setup, tf, maxAbsDiff } from '../helpers.ts';
-import { trainFromData, loadTrainedModel, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
-import { mirrorSome, shiftSome } from '../../src/data/index.ts';
+import { trainFromData, loadCheckpoint, type StepMetrics } from '../../src/train/index.ts';
+import { mirrorSome, shiftSome, openDataset, stackSplit } from '../../src/data/index.ts';
+import { Trainer, validateTrainConfig, type TrainConfig } from '../../src/train/index.ts';
+import { createDenoiser, type Denoiser } from '../../src/models/index.ts';
+import { Rng, alphaSigma, haarForward } from '../../src/diffusion/index.ts';
+import { createPipeline, loadPipeline } from '../../src/pipeline/index.ts';
 
 before(setup);
 
@@ -66,11 +70,11 @@ test('a truncated or altered checkpoint is refused with what does not match', as
   const file = path.join(ck, 'ema.safetensors');
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, bytes.length - 10));
-  assert.throws(() => loadTrainedModel(out), /ema.safetensors has \d+ bytes but state.json recorded \d+ \(truncated or replaced\)/);
+  assert.throws(() => loadPipeline(out), /ema.safetensors has \d+ bytes but state.json recorded \d+ \(truncated or replaced\)/);
   const flipped = Buffer.from(bytes); flipped[flipped.length - 1] ^= 0xff;
   fs.writeFileSync(file, flipped);
-  assert.throws(() => loadTrainedModel(out), /does not match the SHA-256/);
-  assert.throws(() => loadTrainedModel(path.join(out, 'nope')), /does not exist/);
+  assert.throws(() => loadPipeline(out), /does not match the SHA-256/);
+  assert.throws(() => loadPipeline(path.join(out, 'nope')), /does not exist/);
   fs.rmSync(out, { recursive: true });
 });
 
@@ -91,13 +95,13 @@ test('the trained model loads for inference with EMA or raw weights and gives fi
   const out = tmp();
   await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 2 } });
   for (const weights of ['ema', 'raw'] as const) {
-    const tm = loadTrainedModel(out, { weights });
+    const tm = loadPipeline(out, { weights });
     assert.equal(tm.imageSize, 32);
     assert.deepEqual(tm.classNames, ['normal', 'pneumonia']);
-    const v = tm.model.apply(tf.zeros([2, 16, 16, 4]), tf.tensor1d([0, 1]), tf.tensor1d([0, 2], 'int32'));
+    const v = tm.denoiser.apply(tf.zeros([2, 16, 16, 4]), tf.tensor1d([0, 1]), tf.tensor1d([0, 2], 'int32'));
     assert.ok(v.dataSync().every(Number.isFinite));
     v.dispose();
-    tm.model.dispose();
+    tm.dispose();
   }
   fs.rmSync(out, { recursive: true });
 });
@@ -110,18 +114,28 @@ test('validation scores raw and EMA weights, logs them and keeps the better as b
   const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const vals = lines.filter((l) => l.validation);
   assert.deepEqual(vals.map((l) => l.step), [2, 4]);
+  // the figures fit the 12 validation images: accuracy (a + b)/12 and balanced accuracy (a/c₀ + b/c₁)/2
+  // for the same counts a ≤ c₀, b ≤ c₁ of right answers per class; the score adds a hair of AUROC
+  const ds = await openDataset(DATA, { imageSize: 32, split: ['train', 'val'], seed: 0 });
+  const valLabels = Array.from(stackSplit(ds.split('val'), { limit: 12, spread: true }).labels);
+  const c0 = valLabels.filter((y) => y === 0).length, c1 = valLabels.length - c0;
+  assert.ok(c0 > 0 && c1 > 0, `both classes among the validation images: ${valLabels}`);
   for (const v of vals) for (const w of ['raw', 'ema']) {
     const m = v.validation[w];
-    assert.ok(m.balancedAccuracy >= 0 && m.balancedAccuracy <= 1 && m.images === 12, JSON.stringify(m));
+    assert.equal(m.images, 12);
+    const fits = [...Array(c0 + 1).keys()].some((a) => [...Array(c1 + 1).keys()].some((b) =>
+      Math.abs(m.accuracy - (a + b) / 12) < 1e-12 && Math.abs(m.balancedAccuracy - (a / c0 + b / c1) / 2) < 1e-12));
+    assert.ok(fits, `accuracy and balanced accuracy of the same answers: ${JSON.stringify(m)}`);
+    assert.ok(Math.abs(m.score - m.balancedAccuracy - (Number.isFinite(m.auroc) ? 1e-3 * m.auroc : 0)) < 1e-12, JSON.stringify(m));
   }
   const best = loadCheckpoint(path.join(out, 'best'));
   const info = best.state.info as { selectedWeights: string; validation: { score: number } };
   assert.ok(['raw', 'ema'].includes(info.selectedWeights));
   assert.equal(best.ema, undefined);
   assert.equal(info.validation.score, vals.at(-1).validation.best.score);
-  const tm = loadTrainedModel(path.join(out, 'best'));
+  const tm = loadPipeline(path.join(out, 'best'));
   assert.equal(tm.weights, info.selectedWeights);
-  tm.model.dispose();
+  tm.dispose();
   fs.rmSync(out, { recursive: true });
 });
 
@@ -170,4 +184,64 @@ test('hflip mirrors the chosen images only, and changes training', async () => {
   assert.ok(diff > 0, 'flipped batches give other gradients');
   assert.equal((cb.config as { train: { hflip: boolean } }).train.hflip, true);
   fs.rmSync(a, { recursive: true }); fs.rmSync(b, { recursive: true });
+});
+
+/**
+ * What the model is fed in one training step, with and without an augmentation: t, ε and the
+ * labels are drawn before the flips and shifts, so the two runs differ only by the images, and
+ * z_aug − z_plain = α_t·(haar(fed) − haar(x)) per image (haar is linear).
+ */
+function fedImages(train: Partial<TrainConfig>, candidates: (x: Float32Array) => Float32Array[]): number[] {
+  const n = 8, S2 = 32, px = S2 * S2;
+  // asymmetric images (a left–right ramp plus noise), so every flip and shift changes them
+  const r = new Rng(11);
+  const images = Float32Array.from({ length: n * px }, (_, j) => ((j % S2) / S2) - 0.5 + 0.5 * r.float());
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+  const firstInput = (cfg: Partial<TrainConfig>): { z: Float32Array; lam: Float32Array } => {
+    const model = createDenoiser({ preset: 'tiny' });
+    let seen: { z: Float32Array; lam: Float32Array } | undefined;
+    const spy: Denoiser = {
+      config: model.config, params: model.params, nullClass: model.nullClass, parameterCount: () => model.parameterCount(), dispose: () => model.dispose(),
+      apply: (z, lam, y) => { seen ??= { z: Float32Array.from(z.dataSync()), lam: Float32Array.from(lam.dataSync()) }; return model.apply(z, lam, y); },
+    };
+    const trainer = new Trainer({
+      pipeline: createPipeline({ denoiser: spy, classNames: ['a', 'b'] }), config: validateTrainConfig({ ...cfg, batchSize: n, microBatch: n }),
+      dataFingerprint: 'test', outDir: os.tmpdir(), openSource: () => ({ next: async () => ({ images, labels }), position: () => null }),
+    });
+    trainer.trainStep({ images, labels });
+    model.dispose();
+    return seen!;
+  };
+  const plain = firstInput({}), aug = firstInput(train);
+  assert.deepEqual([...aug.lam], [...plain.lam], 'the augmentation is drawn after t');
+  const q = plain.z.length / n;
+  return Array.from({ length: n }, (_, i) => {
+    const x = images.slice(i * px, (i + 1) * px);
+    const alpha = alphaSigma(plain.lam[i]!).alpha;
+    return candidates(x).findIndex((cand) => {
+      const d = tf.tidy(() => haarForward(tf.tensor4d(cand.map((v, j) => v - x[j]!), [1, S2, S2, 1])).dataSync());
+      let err = 0;
+      for (let j = 0; j < q; j++) err = Math.max(err, Math.abs(aug.z[i * q + j]! - plain.z[i * q + j]! - alpha * d[j]!));
+      return err < 1e-4;
+    });
+  });
+}
+
+test('with hflip the trainer feeds the model mirrored images: some, not all, and nothing else', () => {
+  // the mirror written out here, not by mirrorSome, so a broken mirrorSome cannot pass as its own reference
+  const mirror = (x: Float32Array) => x.map((_, j) => x[j - (j % 32) + 31 - (j % 32)]!);
+  const fed = fedImages({ hflip: true }, (x) => [x, mirror(x)]);
+  assert.ok(fed.every((k) => k >= 0), `every image is fed as itself or its mirror: ${fed}`);
+  assert.ok(fed.includes(1), `some images are mirrored: ${fed}`);
+  assert.ok(fed.includes(0), `some images are not: ${fed}`);
+});
+
+test('with shift the trainer feeds the model shifted images: some moved, each within ±shift', () => {
+  const offsets = [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => [dy, dx] as [number, number]));
+  // moved down dy, right dx, edges repeated (written out here, not by shiftSome)
+  const clamp = (v: number) => Math.min(31, Math.max(0, v));
+  const moved = (x: Float32Array, [dy, dx]: [number, number]) => x.map((_, j) => x[clamp(Math.floor(j / 32) - dy) * 32 + clamp((j % 32) - dx)]!);
+  const fed = fedImages({ shift: 1 }, (x) => offsets.map((o) => moved(x, o)));
+  assert.ok(fed.every((k) => k >= 0), `every image is fed shifted by at most one pixel: ${fed}`);
+  assert.ok(fed.some((k) => k !== 4), `some images are moved: ${fed.map((k) => offsets[k])}`);
 });
