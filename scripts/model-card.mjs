@@ -69,7 +69,7 @@ const lines = [
   ...(cal ? ['', `\`calibration.json\`: predict '${cfg.classNames[cal.positive]}' when its vote share ≥ ${cal.threshold.toFixed(3)} (fitted on ${cal.fittedOn.images} ${cal.fittedOn.split} images, N = ${cal.fittedOn.n}${cal.mirror ? ', with the mirror view' : ''}, ${cal.objective === 'accuracy' ? `for accuracy: Platt scaling of the vote share, P('${cfg.classNames[cal.positive]}') = σ(${cal.platt.a.toFixed(2)}·(share − 0.5) ${cal.platt.b < 0 ? '−' : '+'} ${Math.abs(cal.platt.b).toFixed(2)}), threshold where P = 0.5; ${cal.fittedOn.split} accuracy ${pct(cal.fittedOn.uncalibratedAccuracy)} → ${pct(cal.fittedOn.accuracy)}` : `for balanced accuracy: ${pct(cal.fittedOn.uncalibratedBalancedAccuracy)} → ${pct(cal.fittedOn.balancedAccuracy)} on ${cal.fittedOn.split}`}).`
     + (cal.tRange ? windowText(cal) : '')] : []),
   ...(paperRep ? ['', `The paper's rule (t over the whole range, no threshold; \`--t-range 0,1\`) on the same test images: vote accuracy ${pct(paperRep.vote.accuracy)}, balanced ${pct(paperRep.vote.balancedAccuracy)}, AUROC ${paperRep.vote.auroc.toFixed(3)}; mean-error accuracy ${pct(paperRep.mean.accuracy)}.`] : []),
-  ...(ci ? ['', `CI check (\`ci-check.json\`, re-measured by \`test/models/shipped.test.ts\`): ${ci.images} evenly spread test images, N = ${ci.n}: accuracy ${pct(ci.accuracy)} ± ${pct(ci.tolerance)}.`] : []),
+  ...(ci ? ['', `CI check (\`ci-check.json\`, re-measured by \`test/models/shipped.test.ts\`): ${ci.images} evenly spread test images, N = ${ci.n}: accuracy ${pct(ci.accuracy)} ± ${pct(ci.tolerance)} of ${ci.calibrated ? 'the calibrated decision (what \`meddiff classify\` answers)' : 'the majority vote'}.`] : []),
   '',
   '## Licence and intended use',
   '',
