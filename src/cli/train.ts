@@ -56,7 +56,12 @@ Examples:
       if (o.warmup !== undefined) optimizer.warmupSteps = o.warmup;
       if (Object.keys(optimizer).length) train.optimizer = optimizer;
       if (o.paperEma) train.ema = { maxDecay: 0.999, warmup: false, every: 5, start: 50 };
+      // Ctrl-C: finish the current step, checkpoint it, and say how to continue
+      const ac = new AbortController();
+      const onSigint = () => ac.abort(new Error(`interrupted; the last finished step is checkpointed in ${o.out as string}/checkpoint; continue with --resume`));
+      process.once('SIGINT', onSigint);
       const r = await trainFromData({
+        signal: ac.signal,
         data: o.data as string, out: o.out as string, config: o.config as string, train,
         imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad),
         limit: o.limit as number | undefined,
@@ -76,6 +81,7 @@ Examples:
         },
         onLog: (m: StepMetrics) => progress?.update(m.step, `loss ${m.loss.toFixed(4)} | lr ${m.lr.toExponential(1)} | ${m.imgPerSec.toFixed(1)} img/s`),
       });
+      process.off('SIGINT', onSigint);
       (progress as Progress | null)?.stop();
       if (r.timeUp) process.stderr.write(`time limit reached at step ${r.steps}; continue with --resume --time-limit <more minutes>\n`);
       process.stderr.write(`done: ${r.steps} steps, last loss ${r.lastLoss.toFixed(4)}; checkpoint in ${r.outDir}/checkpoint\n`);

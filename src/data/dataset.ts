@@ -162,7 +162,7 @@ async function pool<T>(items: T[], n: number, fn: (x: T, i: number) => Promise<v
 
 async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Promise<Dataset> {
   const size = opts.imageSize ?? 32, seed = opts.seed ?? 0;
-  const warn = opts.onWarning ?? ((msg: string) => console.warn(`warning: ${msg}`));
+  const warn = opts.onWarning ?? (() => {}); // skipped files are also listed in `skipped`
   const { items } = listing;
 
   // Assign splits on the full listing, so skipping a bad file never moves the others.

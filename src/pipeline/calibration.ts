@@ -17,7 +17,7 @@ export function saveCalibration(modelDir: string, c: Calibration): string {
  * The calibration stored in a model folder, or null. One fitted for other weights (another step,
  * raw vs EMA) is ignored with a warning rather than applied to the wrong model.
  */
-export function loadCalibration(modelDir: string, weightsSha256?: string, warn: Logger['warn'] = (m) => process.stderr.write(`warning: ${m}\n`)): Calibration | null {
+export function loadCalibration(modelDir: string, weightsSha256?: string, warn: Logger['warn'] = () => {}): Calibration | null {
   const f = path.join(modelDir, CALIBRATION_FILE);
   if (!fs.existsSync(f)) return null;
   let c: Calibration;

@@ -15,7 +15,7 @@ export interface RuntimeOptions {
   backend?: BackendName | 'auto';
   /** Threads for the native kernels; default MEDDIFF_THREADS or all cores. */
   threads?: number;
-  /** Print the one-line notice saying which backend is active and why (default true). */
+  /** The one-line notice saying which backend is active and why: true prints it to stderr (the CLI does), a function receives it; default: silent. */
   log?: boolean | ((line: string) => void);
 }
 
@@ -107,7 +107,7 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
     backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, reason, simd,
     nativeKernels, fallbackKernels, libraries, nativeError,
   };
-  const log = opts.log ?? true;
+  const log = opts.log ?? false;
   if (log) {
     const line = `meddiff: backend ${backend} (${reason}), ${current.threads} thread${current.threads > 1 ? 's' : ''}`;
     if (typeof log === 'function') log(line); else process.stderr.write(line + '\n');

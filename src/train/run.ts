@@ -35,6 +35,8 @@ export interface TrainRunOptions {
   onWarning?: (msg: string) => void;
   /** Where warnings go when onWarning is not given. */
   logger?: Logger;
+  /** Stops training at the next step, after checkpointing it (resume with resume: true). */
+  signal?: AbortSignal;
   /** trainSize: distinct training images; sampledSize: what an epoch draws (more when over-sampled for balance). */
   onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number }) => void;
 }
@@ -146,6 +148,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     validation: validationFor(dataset, pipeline, train, o),
     onValidation: o.onValidation,
     timeLimitSec: o.timeLimitSec,
+    onWarning: warn, signal: o.signal,
   });
   try {
     if (o.resume) trainer.resume();

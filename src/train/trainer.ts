@@ -38,6 +38,10 @@ export interface TrainerOptions {
   /** Periodic validation: scores the raw and the EMA weights; the best goes to outDir/best. */
   validation?: { every: number; evaluate: (weights: 'raw' | 'ema') => Promise<ValidationMetrics> };
   onValidation?: (v: ValidationRecord) => void;
+  /** Where warnings go (e.g. resuming with other optimizer settings); default: nowhere. */
+  onWarning?: (message: string) => void;
+  /** Checked before every step: when aborted, the trainer checkpoints the last finished step and throws the reason. */
+  signal?: AbortSignal;
   /** Stop after the first step that ends past this many seconds of training (resumed runs count their earlier time), validating and checkpointing there. */
   timeLimitSec?: number;
 }
@@ -95,7 +99,7 @@ export class Trainer {
     const free = new Set(['steps', 'checkpointEvery', 'logEvery', 'optimizer']);
     const optA = JSON.stringify((ck.config as { train?: { optimizer?: unknown } }).train?.optimizer);
     const optB = JSON.stringify((this.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
-    if (optA !== optB) process.stderr.write(`warning: resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one\n`);
+    if (optA !== optB) this.o.onWarning?.(`resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one`);
     const strip = (t: unknown) => JSON.stringify(Object.entries((t ?? {}) as Record<string, unknown>).filter(([k]) => !free.has(k)));
     // settings added since the checkpoint was written take their defaults
     const savedTrain = { ...DEFAULT_TRAIN_CONFIG, ...((ck.config as { train?: object }).train ?? {}) }, nowTrain = (this.savedConfig as { train?: unknown }).train;
@@ -213,6 +217,11 @@ export class Trainer {
     const limit = this.o.timeLimitSec;
     let timeUp = limit !== undefined && this.elapsedBefore >= limit;
     while (this.step < this.cfg.steps && !timeUp) {
+      if (this.o.signal?.aborted) {
+        // keep what was trained: a resumable checkpoint at the last finished step
+        if (this.step > 0) this.save();
+        this.o.signal.throwIfAborted();
+      }
       const batch = await this.source.next();
       let r: { loss: number; gradNorm: number; lr: number };
       try {

@@ -188,3 +188,14 @@ test('presets scale with --image-size: tiny trains at 64² pixels', async () => 
     p.dispose();
   }
 });
+
+test('an aborted training run keeps a checkpoint of its last step and resumes from it', async () => {
+  const out = path.join(dir, 'abort');
+  const ac = new AbortController();
+  const o = { data: 'data/pneumoniamnist.npz', out, config: 'tiny', limit: 8, valEvery: 0, train: { steps: 6, batchSize: 4, microBatch: 4, logEvery: 1, checkpointEvery: 100 } };
+  await assert.rejects(trainFromData({ ...o, signal: ac.signal, onLog: (m) => { if (m.step === 2) ac.abort(new Error('stopped by the user')); } }), /stopped by the user/);
+  const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8'));
+  assert.equal(state.step, 2, 'the checkpoint holds the last finished step');
+  const r = await trainFromData({ ...o, resume: true });
+  assert.equal(r.steps, 6);
+});
