@@ -91,6 +91,37 @@ export async function classify(p: DiffusionPipeline, inputs: ImageInput | readon
   return (await classifyWithSettings(p, inputs, o)).results;
 }
 
+/** One input of classifyFiles(): its result, or the error that kept it from being classified. */
+export interface InputOutcome { name: string; result: Classification | null; error: string | null }
+
+/**
+ * Classify many inputs where some may be unreadable (a folder of scans with one corrupt file):
+ * every input gets an outcome, the readable ones are classified together, the others carry their
+ * error. Results equal classify()'s for the same inputs (each image's pairs depend on it alone).
+ */
+export async function classifyFiles(p: DiffusionPipeline, inputs: readonly ImageInput[], o: ClassifyOptions & { names?: readonly string[] } = {}) {
+  const names = inputs.map((x, i) => o.names?.[i] ?? (typeof x === 'string' ? x : `input ${i}`));
+  const px = p.pixelsPerImage;
+  const good: number[] = [], errors: (string | null)[] = [];
+  const pixels: Float32Array[] = [];
+  for (const [i, x] of inputs.entries()) {
+    o.signal?.throwIfAborted();
+    try {
+      pixels.push(await p.preprocess(x, names[i]));
+      good.push(i);
+      errors.push(null);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  const batch = new Float32Array(good.length * px);
+  pixels.forEach((a, k) => batch.set(a, k * px));
+  const r = good.length ? classifyPixels(p, batch, good.length, o) : { results: [], settings: classifySettings(p, o), seconds: 0 };
+  const outcomes: InputOutcome[] = names.map((name, i) => ({ name, result: null, error: errors[i]! }));
+  good.forEach((i, k) => { outcomes[i]!.result = r.results[k]!; });
+  return { outcomes, settings: r.settings, seconds: r.seconds, failed: outcomes.filter((x) => x.error !== null).length };
+}
+
 /** One result as `meddiff classify --json` (and the server) print it: class names as keys. */
 export function classificationJson(r: Classification, classNames: readonly string[], id?: string) {
   return {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { classifyWithSettings, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
+import { classifyFiles, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
 import type { Calibration } from '../pipeline/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, loadModelOption, stderrLogger } from './common.ts';
 import { Progress } from './progress.ts';
@@ -52,28 +52,34 @@ Examples:
       const p = loadModelOption(o);
       try {
         const progress = o.json ? null : new Progress('classify', images.length);
-        const { results, settings, seconds } = await classifyWithSettings(p, images, {
+        const { outcomes, settings, seconds, failed } = await classifyFiles(p, images, {
           ...classifyConfigFrom(o), logger: stderrLogger, onProgress: (x) => progress?.update(x.done, `${x.forwardPasses} forward passes`),
         });
         progress?.stop();
-        const rows = results.map((r, i) => classificationJson(r, p.classNames, images[i]!));
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ model: path.resolve(p.dir ?? ''), weights: p.weights, classes: p.classNames, settings: settings.config, seconds, results: rows }, null, 2) + '\n');
-          return;
+        // one row per file: unreadable files carry their error, the others are classified
+        const rows: Row[] = outcomes.map((x) => (x.result ? classificationJson(x.result, p.classNames, x.name) : { file: x.name, error: x.error! }));
+        if (o.json) process.stdout.write(JSON.stringify({ model: path.resolve(p.dir ?? ''), weights: p.weights, classes: p.classNames, settings: settings.config, seconds, failed, results: rows }, null, 2) + '\n');
+        else printTable(rows, settings, p.calibration, seconds);
+        if (failed > 0) {
+          process.stderr.write(`meddiff: ${failed} of ${images.length} file(s) could not be classified (see their rows)\n`);
+          process.exitCode = 1;
         }
-        printTable(rows, settings, p.calibration, seconds);
       } finally {
         p.dispose();
       }
     });
 }
 
-function printTable(rows: ReturnType<typeof classificationJson>[], s: ClassifySettings, stored: Calibration | null, seconds: number): void {
+type Row = ReturnType<typeof classificationJson> | { file: string; error: string };
+
+function printTable(all: Row[], s: ClassifySettings, stored: Calibration | null, seconds: number): void {
   const cfg = s.config, cal = s.calibration;
-  const w = Math.min(60, Math.max(4, ...rows.map((r) => r.file!.length)));
+  const w = Math.min(60, Math.max(4, ...all.map((r) => r.file!.length)));
+  const rows = all.filter((r): r is ReturnType<typeof classificationJson> => !('error' in r));
   const out: string[] = [`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'vote share'.padStart(10)} ${'uncertainty'.padStart(11)} ${'pairs'.padStart(6)}`];
-  for (const r of rows) {
+  for (const r of all) {
     const f = r.file!.length > w ? '…' + r.file!.slice(-(w - 1)) : r.file!;
+    if ('error' in r) { out.push(`${f.padEnd(w)}  error: ${r.error}`); continue; }
     out.push(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}`);
   }
   const threshold = rows[0]?.threshold;

@@ -10,7 +10,7 @@ import { setup } from '../helpers.ts';
 import { createPipeline, loadPipeline, readPipelineConfig, upgradeModelFolder, pipelineConfigJson, saveCheckpoint } from '../../src/pipeline/index.ts';
 import { createDenoiser, presetConfig } from '../../src/models/index.ts';
 import { openDataset, stackSplit } from '../../src/data/index.ts';
-import { classify, DiffusionClassifier } from '../../src/classify/index.ts';
+import { classify, classifyFiles, DiffusionClassifier } from '../../src/classify/index.ts';
 import { explain } from '../../src/explain/index.ts';
 import { trainFromData } from '../../src/train/index.ts';
 
@@ -198,4 +198,21 @@ test('an aborted training run keeps a checkpoint of its last step and resumes fr
   assert.equal(state.step, 2, 'the checkpoint holds the last finished step');
   const r = await trainFromData({ ...o, resume: true });
   assert.equal(r.steps, 6);
+});
+
+test('classifyFiles answers every readable file and gives the others their error', async () => {
+  const p = medmnistLike();
+  try {
+    const bad = path.join(dir, 'broken.png');
+    fs.writeFileSync(bad, fs.readFileSync(XRAY).subarray(0, 200)); // a truncated PNG
+    const { outcomes, failed } = await classifyFiles(p, [XRAY, bad, 'missing.png', XRAY2], { n: 3 });
+    assert.equal(failed, 2);
+    assert.match(outcomes[1]!.error!, /broken\.png: cannot decode image/);
+    assert.match(outcomes[2]!.error!, /missing\.png: file not found/);
+    const alone = await classify(p, [XRAY, XRAY2], { n: 3 });
+    assert.deepEqual(outcomes[0]!.result!.meanErrors, alone[0]!.meanErrors);
+    assert.deepEqual(outcomes[3]!.result!.meanErrors, alone[1]!.meanErrors);
+  } finally {
+    p.dispose();
+  }
 });
