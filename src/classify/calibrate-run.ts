@@ -2,11 +2,11 @@
 // threshold (and optionally the time window), store it beside the weights.
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
-import { accuracy, balancedAccuracy, defaultPositiveClass, thresholdDecisions } from '../stats/index.ts';
+import { accuracy, balancedAccuracy, defaultPositiveClass, oodScore, quantile, thresholdDecisions } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { fitPlatt, fitVoteThreshold } from './calibrate.ts';
 import type { ClassifyConfig } from './types.ts';
-import { searchTimeWindow, type TimeWindowFit } from './window.ts';
+import { searchTimeWindow, windowVote, type TimeWindowFit } from './window.ts';
 
 export interface CalibrateOptions {
   /** Data set with a validation split (npz, folder, CSV). */
@@ -21,6 +21,13 @@ export interface CalibrateOptions {
   minWidth?: number;
   significance?: number;
   objective?: CalibrationObjective;
+  /** Quantile of the fitting split's OOD scores that becomes the OOD threshold (default 0.98: 2% of in-distribution images flagged). */
+  oodQuantile?: number;
+  /**
+   * Only (re)fit the OOD threshold and keep the rest of the pipeline's calibration (its window,
+   * mirror view and decision threshold) exactly as it is.
+   */
+  oodOnly?: boolean;
   /** Write calibration.json into the pipeline's folder (default true when it has one). */
   save?: boolean;
   logger?: Logger;
@@ -40,8 +47,18 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   const split = parseSplitName(o.split ?? 'val');
   if (!split) throw new Error(`split must be train, val or test, got '${String(o.split)}'`);
   if (split === 'test') throw new Error('--split test: calibrating on the test split would leak it into the reported results; use val');
-  if (p.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${p.classNames.length}`);
+  const base = o.oodOnly ? p.calibration : null;
+  if (o.oodOnly && !base) throw new Error('--ood-only adds the OOD threshold to an existing calibration.json, and this model has none (for these weights); run meddiff calibrate without --ood-only');
+  if (!o.oodOnly && p.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${p.classNames.length}`);
+  const q = o.oodQuantile ?? 0.98;
+  if (!(q > 0 && q < 1)) throw new Error(`--ood-quantile must be in (0, 1), got ${q}`);
   const cfg = { ...o.classify };
+  if (base) {
+    if (o.searchT) throw new Error('--ood-only keeps the calibrated window; drop --search-t');
+    // the OOD threshold must be fitted on the votes classify will draw: the calibrated window and mirror view
+    cfg.tRange = base.tRange ?? [0, 1];
+    cfg.mirror = base.mirror ?? false;
+  }
   const search = Boolean(o.searchT);
   if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
   // early-stopped shares are over fewer pairs and pushed towards 0 or 1; a threshold fitted on them would not fit full-N votes
@@ -54,6 +71,13 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
   const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, keepErrors: search });
   const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
+  const ood = { score: 'min-class-mean-error' as const, threshold: quantile(r.map((x) => oodScore(x.meanErrors)), q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange: clf.cfg.tRange, mirror: clf.cfg.mirror } };
+  if (base) {
+    const cal: Calibration = { ...base, ood };
+    const file = o.save ?? p.dir !== null ? saveCalibration(p.dir!, cal) : null;
+    p.calibration = cal;
+    return { calibration: cal, window: null, file };
+  }
   const positive = defaultPositiveClass(p.classNames);
   let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
   let win: TimeWindowFit | null = null;
@@ -73,6 +97,8 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
     },
   };
   if (platt) cal.platt = { a: platt.a, b: platt.b };
+  // with a searched window, classify will draw its pairs there: score the images on those pairs only
+  cal.ood = win ? { ...ood, threshold: quantile(r.map((x) => oodScore(windowVote({ errors: x.errors!, times: x.times! }, 2, win!.tRange[0], win!.tRange[1]).means)), q), fittedOn: { ...ood.fittedOn, tRange: win.tRange } } : ood;
   cal.weightsSha256 = p.weightsSha256;
   if (clf.cfg.mirror) cal.mirror = true;
   // the window the threshold was fitted in, so the classifier draws its pairs there too

@@ -2,7 +2,7 @@
 // pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
 // decision `meddiff classify` gives as first-class fields.
 import type { Calibration, DiffusionPipeline, ImageInput, Logger } from '../pipeline/index.ts';
-import { thresholdUncertainty } from '../stats/index.ts';
+import { oodScore, thresholdUncertainty } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
@@ -35,6 +35,11 @@ export interface Classification extends ImageResult {
   uncertainty: number;
   /** Platt-calibrated probability of the positive class (calibrations fitted for accuracy). */
   probability: Record<string, number> | null;
+  /**
+   * Is the image unlike the training data? Its OOD score (lowest class mean denoising error) against
+   * the threshold `calibrate` fitted on validation data; null when the calibration has none.
+   */
+  ood: { score: number; threshold: number; flagged: boolean } | null;
 }
 
 /**
@@ -61,7 +66,15 @@ export function describeResult(p: DiffusionPipeline, r: ImageResult, s: Classify
     voteShare: r.shares[r.predicted]!,
     uncertainty: thresholded ? thresholdUncertainty(r.shares[d.positive]!, d.threshold) : r.entropy,
     probability: cal?.platt ? { [p.classNames[cal.positive]!]: calibratedProbability(cal, r.shares)! } : null,
+    ood: oodOf(p, r),
   };
+}
+
+function oodOf(p: DiffusionPipeline, r: ImageResult): Classification['ood'] {
+  const o = p.calibration?.ood;
+  if (!o) return null;
+  const score = oodScore(r.meanErrors);
+  return { score, threshold: o.threshold, flagged: score > o.threshold };
 }
 
 /** Classify preprocessed pixels (NHWC at the model's square, in [−1, 1]). */
@@ -129,6 +142,7 @@ export function classificationJson(r: Classification, classNames: readonly strin
     prediction: r.prediction, calibrated: r.calibrated, decision: r.decision, voteShare: r.voteShare, entropy: r.entropy, uncertainty: r.uncertainty,
     ...(r.probability ? { probability: r.probability } : {}),
     ...(r.threshold ? { threshold: { class: r.threshold.className, value: r.threshold.value, fittedAtN: r.threshold.fittedAtN } } : {}),
+    ...(r.ood ? { ood: r.ood } : {}),
     votes: Object.fromEntries(classNames.map((c, k) => [c, r.votes[k]!])),
     meanError: Object.fromEntries(classNames.map((c, k) => [c, r.meanErrors[k]!])),
     votePrediction: classNames[r.votePred]!, meanPrediction: classNames[r.meanPred]!,

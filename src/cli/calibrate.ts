@@ -14,28 +14,34 @@ export function calibrateCommand(): Command {
     .option('--search-t', 'also choose the diffusion-time window of the pairs (by balanced accuracy on this split); use --n 101 or more')
     .option('--min-width <w>', 'narrowest time window --search-t considers', floatOption('--min-width', 0.05), 0.3)
     .option('--significance <p>', '--search-t keeps the best window only if its gain over the full range has a paired bootstrap p-value below this (1: always)', floatOption('--significance', 0), 0.05)
+    .option('--ood-quantile <q>', 'quantile of this split\'s OOD scores that becomes the out-of-distribution threshold', floatOption('--ood-quantile', 0), 0.98)
+    .option('--ood-only', 'only (re)fit the out-of-distribution threshold; keep the calibrated window, mirror view and decision threshold')
     .option('--objective <what>', "balanced (maximise balanced accuracy; for new data whose class mix may differ) or accuracy (Platt scaling, P = 0.5; assumes this split's class mix)", 'balanced')
     .addHelpText('after', `
 Examples:
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 51
   meddiff calibrate --model runs/breast --data data/breastmnist.npz --n 101 --objective accuracy
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --search-t
+  meddiff calibrate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --ood-only --limit 200
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz   # then shows calibrated and uncalibrated results
 `)
     .action(async (o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string });
       const objective: CalibrationObjective | undefined = o.objective === 'balanced' ? 'balanced-accuracy' : o.objective === 'accuracy' ? 'accuracy' : undefined;
       if (!objective) throw new Error(`--objective must be 'balanced' or 'accuracy', got '${String(o.objective)}'`);
-      const p = loadModelOption(o, { calibration: false });
+      const p = loadModelOption(o, { calibration: Boolean(o.oodOnly) });
       try {
         let progress: Progress | null = null;
         const { calibration: cal, window: win, file } = await calibrate(p, {
           data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, classify: classifyConfigFrom(o),
-          searchT: Boolean(o.searchT), minWidth: o.minWidth as number, significance: o.significance as number, objective, logger: stderrLogger,
+          searchT: Boolean(o.searchT), oodOnly: Boolean(o.oodOnly), oodQuantile: o.oodQuantile as number, minWidth: o.minWidth as number, significance: o.significance as number, objective, logger: stderrLogger,
           onProgress: (x) => { progress ??= new Progress(`calibrate ${o.split as string}`, x.total); progress.update(x.done, `${x.forwardPasses} forward passes`); },
         });
         (progress as Progress | null)?.stop();
         const pc = (x: number) => `${(100 * x).toFixed(1)}%`, f = cal.fittedOn, split = f.split;
+        const ood = cal.ood!;
+        process.stdout.write(`out-of-distribution threshold: OOD score > ${ood.threshold.toPrecision(4)} (the ${(100 * ood.quantile).toFixed(0)}th percentile of ${ood.fittedOn.images} ${ood.fittedOn.split} images at N = ${ood.fittedOn.n}) is flagged\n`);
+        if (o.oodOnly) { process.stdout.write(`wrote ${path.resolve(file!)} (decision threshold, window and mirror view kept)\n`); return; }
         if (win) {
           const w = win.searched;
           process.stdout.write(`best time window t ∈ [${w.tRange.join(', ')}] of ${win.windowsTried} tried: balanced accuracy on ${split} ${pc(win.fullRangeBalancedAccuracy)} (full range) → ${pc(w.balancedAccuracy)}, both with a fitted threshold; paired bootstrap p = ${w.pValue.toFixed(3)}\n`

@@ -82,6 +82,7 @@ function printTable(all: Row[], s: ClassifySettings, stored: Calibration | null,
     if ('error' in r) { out.push(`${f.padEnd(w)}  error: ${r.error}`); continue; }
     out.push(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}`);
   }
+  for (const r of rows) if (r.ood?.flagged) out.push(`warning: ${r.file} looks unlike this model's training data (OOD score ${r.ood.score.toPrecision(3)} > ${r.ood.threshold.toPrecision(3)}): its answer should not be trusted`);
   const threshold = rows[0]?.threshold;
   if (cal && threshold) out.push(`decision: '${threshold.class}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== cfg.n ? `; shares here are over N = ${cfg.n}, so they scatter ${cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})`);
   if (cfg.tRange[0] > 0 || cfg.tRange[1] < 1) out.push(`pairs drawn at diffusion times t ∈ [${cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { evaluate, accuracyAt, type RemovalPoint, type ReportSummary } from '../eval/index.ts';
+import { evaluate, accuracyAt, type OodReport, type RemovalPoint, type ReportSummary } from '../eval/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger } from './common.ts';
 import { explainSettings } from './explain.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
@@ -15,6 +15,7 @@ export function evaluateCommand(): Command {
     .option('--out <dir>', 'report folder', 'report')
     .option('--json', "print report.json's summary to stdout")
     .option('--positive <class>', "the 'finding' class for sensitivity/specificity/AUROC (default: the class that is not normal/benign)")
+    .option('--ood <data,…>', 'also report how well the OOD score tells this split from other data sets (comma-separated npz/folder/CSV; their test split, as many images as --limit)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--explain <k>', 'add counterfactual explanations of the first k images (and their flip rate) to the report', intOption('--explain', 0), 0)
     .option('--t <x>', 'explanations: noise level in (0, 1) (default 0.5 grayscale, 0.3 colour)', floatOption('--t'))
     .option('--cfg <w>', 'explanations: guidance weight', floatOption('--cfg'))
@@ -24,6 +25,7 @@ Examples:
   meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --split test --json
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --early-stop decided --out reports/pneu
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --aggregate mean --limit 100
+  meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --limit 200 --n 25 --ood data/breastmnist.npz,data/retinamnist.npz
 `)
     .action(async (o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
@@ -34,6 +36,7 @@ Examples:
         summary = await evaluate(p, {
           data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, out: o.out as string,
           classify: classifyConfigFrom(o), positive: o.positive as string | undefined, logger: stderrLogger,
+          ood: o.ood ? { data: o.ood as string[] } : undefined,
           explain: (o.explain as number) > 0 ? { images: o.explain as number, settings: explainSettings({ ...o, steps: undefined }) } : undefined,
           onProgress: o.json ? undefined : (x) => { progress ??= new Progress(`evaluate ${o.split as string}`, x.total); progress.update(x.done, `${x.forwardPasses} forward passes`); },
         });
@@ -55,6 +58,7 @@ Examples:
         confusionMatrix: primary.confusionMatrix, timing: summary.timing, report: path.resolve(o.out as string, 'report.html'),
         ...(explainStats ? { explanations: explainStats } : {}),
         ...(summary.calibrated ? { calibrated: summary.calibrated } : {}),
+        ...(summary.ood ? { ood: summary.ood } : {}),
       };
       if (o.json) {
         process.stdout.write(JSON.stringify(brief, null, 2) + '\n');
@@ -71,6 +75,11 @@ Examples:
       process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${points(summary.uncertainty.curve)}\n`);
       const cb = summary.calibrated as { accuracy: number; balancedAccuracy: number; calibration: { threshold: number }; uncertainty: { curve: RemovalPoint[] } } | undefined;
       if (cb) process.stdout.write(`  calibrated (threshold ${cb.calibration.threshold.toFixed(3)}, what classify answers): accuracy ${pct(cb.accuracy)}  balanced ${pct(cb.balancedAccuracy)}; after removing the 10/25/45% nearest the threshold: ${points(cb.uncertainty.curve)}\n`);
+      const od = summary.ood as OodReport | undefined;
+      if (od) {
+        process.stdout.write(`  out of distribution: ${od.threshold === null ? 'no threshold stored' : `threshold flags ${pct(od.inDistribution.falseFlagRate)} of these images`}\n`);
+        for (const x of od.sets) process.stdout.write(`    ${x.data}: detection AUROC ${x.auroc.toFixed(3)}, flagged ${pct(x.flagRate)} of ${x.images}\n`);
+      }
       const ex = explainStats as Record<string, number> | null;
       if (ex) process.stdout.write(`  counterfactual flip rate ${pct(ex.flipRate)} of ${ex.images}, mean |Δ| ${ex.meanAbsDiff!.toFixed(3)}\n`);
       process.stdout.write(`report: ${path.resolve(o.out as string, 'report.html')}\n`);

@@ -2,7 +2,7 @@
  * CSV manifests: a header row with `path,label[,split]` (any order, extra columns ignored).
  * Paths are relative to the CSV's folder unless absolute.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parseSplitName } from './split.ts';
 import type { FileListing, LabeledFile } from './folder.ts';
@@ -41,6 +41,11 @@ export function parseCsv(text: string, where = '<csv>'): CsvRecord[] {
   return out;
 }
 
+/** Manifests past this size are refused before reading (a million rows of long paths is ~200 MB). */
+export const CSV_MAX_BYTES = 256 * 1024 * 1024;
+/** A short, printable excerpt of untrusted text for error messages. */
+const clip = (s: string, max = 120) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s).slice(1, -1);
+
 const PATH_COLS = ['path', 'file', 'filename', 'filepath', 'image', 'image_path'];
 const LABEL_COLS = ['label', 'class', 'target', 'diagnosis'];
 
@@ -51,7 +56,15 @@ export interface CsvOptions {
 
 export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): Promise<FileListing> {
   let text: string;
-  try { text = await readFile(csvPath, 'utf8'); } catch (e) { throw new Error(`${csvPath}: cannot read CSV manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try {
+    const st = await stat(csvPath);
+    if (!st.isFile()) throw new Error(`${csvPath}: CSV manifest is not a regular file`);
+    if (st.size > CSV_MAX_BYTES) throw new Error(`${csvPath}: CSV manifest is ${st.size} bytes, over the ${CSV_MAX_BYTES}-byte limit; split it or check it is the right file`);
+    text = await readFile(csvPath, 'utf8');
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${csvPath}: CSV manifest`)) throw e;
+    throw new Error(`${csvPath}: cannot read CSV manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   const recs = parseCsv(text, csvPath);
   if (recs.length === 0) throw new Error(`${csvPath}: empty CSV; expected a header row 'path,label[,split]' and one row per image`);
   const header = recs[0].fields.map((h) => h.trim().toLowerCase());
@@ -59,7 +72,7 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
   const li = header.findIndex((h) => LABEL_COLS.includes(h));
   const si = header.indexOf('split');
   if (pi < 0 || li < 0) {
-    throw new Error(`${csvPath}: header row '${recs[0].fields.join(',')}' needs a 'path' and a 'label' column (optional 'split'); add the header row`);
+    throw new Error(`${csvPath}: header row '${clip(recs[0].fields.join(','))}' needs a 'path' and a 'label' column (optional 'split'); add the header row`);
   }
   const rows = recs.slice(1);
   if (rows.length === 0) throw new Error(`${csvPath}: no rows after the header`);
@@ -71,7 +84,8 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
     if (r.fields.length < header.length) throw new Error(`${at(r)}: ${r.fields.length} fields, header has ${header.length}; check quoting`);
     const path = get(pi), label = get(li);
     if (path === '') throw new Error(`${at(r)}: empty path`);
-    if (label === '') throw new Error(`${at(r)}: empty label for '${path}'`);
+    if (path.includes('\0')) throw new Error(`${at(r)}: path '${clip(path)}' contains a NUL byte (binary file, or wrong encoding?)`);
+    if (label === '') throw new Error(`${at(r)}: empty label for '${clip(path)}'`);
     return { rec: r, path, label, split: si >= 0 ? get(si) : undefined };
   });
 
@@ -87,12 +101,12 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
     let label = classNames.indexOf(r.label);
     if (label < 0 && opts.classNames && /^\d+$/.test(r.label) && Number(r.label) < classNames.length) label = Number(r.label);
     if (label < 0) {
-      throw new Error(`${at(r.rec)}: unknown label '${r.label}' (known classes: ${classNames.join(', ')}); fix the row or the class list`);
+      throw new Error(`${at(r.rec)}: unknown label '${clip(r.label)}' (known classes: ${clip(classNames.join(', '), 400)}); fix the row or the class list`);
     }
     let split;
     if (r.split !== undefined) {
       split = parseSplitName(r.split);
-      if (!split) throw new Error(`${at(r.rec)}: split '${r.split}' must be train, val or test (fill it in or drop the split column)`);
+      if (!split) throw new Error(`${at(r.rec)}: split '${clip(r.split)}' must be train, val or test (fill it in or drop the split column)`);
     }
     const path = isAbsolute(r.path) ? r.path : resolve(base, r.path);
     return { path, rel: r.path.split('\\').join('/'), label, split, origin: at(r.rec) };

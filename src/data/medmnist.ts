@@ -83,7 +83,11 @@ export function medmnistFromArchive(archive: NpzArchive, opts: LoadMedMNISTOptio
       throw new Error(`${path}: ${s}_images are ${x.height}x${x.width}x${x.channels} but train_images are ${t.height}x${t.width}x${t.channels}`);
     }
   }
-  const known = MEDMNIST_CLASSES[name];
+  const known = Object.hasOwn(MEDMNIST_CLASSES, name) ? MEDMNIST_CLASSES[name] : undefined;
+  if (!opts.classNames && !known && maxLabel >= MAX_UNNAMED_CLASSES) {
+    throw new Error(`${path}: label ${maxLabel} found and the archive's classes are not known; ` +
+      `labels must be class indices 0..${MAX_UNNAMED_CLASSES - 1} here, or pass classNames for this archive`);
+  }
   const classNames = opts.classNames ?? (known ? [...known] : Array.from({ length: maxLabel + 1 }, (_, i) => String(i)));
   if (maxLabel >= classNames.length) {
     throw new Error(`${path}: label ${maxLabel} found but only ${classNames.length} class names (${classNames.join(', ')}); ` +
@@ -91,6 +95,9 @@ export function medmnistFromArchive(archive: NpzArchive, opts: LoadMedMNISTOptio
   }
   return { path, name, classNames, splits, archive };
 }
+
+/** Unknown archives get classes '0'..'max label'; a label past this is corruption, not a class. */
+const MAX_UNNAMED_CLASSES = 10000;
 
 function emptySplit(): ImageArraySplit {
   return { images: new Uint8Array(0), labels: new Int32Array(0), n: 0, height: 0, width: 0, channels: 1 };
@@ -111,16 +118,17 @@ function readSplit(z: NpzArchive, s: SplitName): ImageArraySplit {
   else if (sh.length === 4 && (sh[3] === 1 || sh[3] === 3)) channels = sh[3] as 1 | 3;
   else throw new Error(`${where}: expected shape (N, H, W) or (N, H, W, 3), got (${sh.join(', ')})`);
   const n = sh[0];
+  if (sh.some((d) => d === 0) && n !== 0) throw new Error(`${where}: image shape (${sh.join(', ')}) has an empty dimension`);
   const ls = lab.shape;
   if (ls.length === 2 && ls[1] > 1) throw multiLabel(z.path, `${s}_labels has shape (${ls.join(', ')})`);
-  if (ls.length > 2 || ls[0] !== n) {
+  if (ls.length === 0 || ls.length > 2 || ls[0] !== n) {
     throw new Error(`${z.path} entry '${s}_labels.npy': expected shape (${n},) or (${n}, 1) to match ${n} images, got (${ls.join(', ')})`);
   }
   const raw = npyToNumbers(lab, `${z.path} entry '${s}_labels.npy'`);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = raw[i];
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${z.path} entry '${s}_labels.npy': label at index ${i} is ${v}; labels must be class indices 0, 1, ...`);
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new Error(`${z.path} entry '${s}_labels.npy': label at index ${i} is ${v}; labels must be class indices 0, 1, ...`);
     labels[i] = v;
   }
   return { images: img.data as Uint8Array, labels, n, height: sh[1], width: sh[2], channels };

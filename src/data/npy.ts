@@ -33,6 +33,18 @@ const ALIASES: Record<string, NpyDtype> = { '<u1': '|u1', '<i1': '|i1', '<b1': '
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/**
+ * Largest header accepted. numpy itself refuses headers over 10,000 bytes unless told otherwise;
+ * the dtypes read here never need more than a few hundred, so anything past this is corrupt.
+ */
+export const NPY_MAX_HEADER_BYTES = 1 << 20;
+
+/** A short, printable excerpt of untrusted text for error messages. */
+function excerpt(text: string, max = 160): string {
+  const t = text.trim();
+  return JSON.stringify(t.length > max ? `${t.slice(0, max)}…` : t);
+}
+
 export interface NpyHeader { dtype: NpyDtype; shape: number[]; fortranOrder: boolean; dataOffset: number; version: [number, number] }
 
 /** Parse the header; `where` names the file/entry in error messages. */
@@ -46,6 +58,7 @@ export function parseNpyHeader(bytes: Uint8Array, where = '<npy>'): NpyHeader {
     if (bytes.length < 12) throw bad('truncated before header length');
     headerLen = (bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24)) >>> 0; start = 12;
   } else throw bad(`unsupported format version ${major}.${minor} (supported: 1.0, 2.0, 3.0)`);
+  if (headerLen > NPY_MAX_HEADER_BYTES) throw bad(`header length ${headerLen} bytes exceeds the ${NPY_MAX_HEADER_BYTES}-byte limit (corrupt file?)`);
   if (start + headerLen > bytes.length) throw bad(`header says ${headerLen} bytes but only ${bytes.length - start} are present (truncated)`);
   // v1/v2 headers are latin1, v3 is utf8; the fields we read are ASCII either way.
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
@@ -53,18 +66,20 @@ export function parseNpyHeader(bytes: Uint8Array, where = '<npy>'): NpyHeader {
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]+)['"]/.exec(text)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined) throw bad(`no 'descr' in ${JSON.stringify(text.trim())}`);
-  if (fortran === undefined) throw bad(`no 'fortran_order' in ${JSON.stringify(text.trim())}`);
-  if (shapeText === undefined) throw bad(`no 'shape' tuple in ${JSON.stringify(text.trim())}`);
+  if (descr === undefined) throw bad(`no 'descr' in ${excerpt(text)}`);
+  if (fortran === undefined) throw bad(`no 'fortran_order' in ${excerpt(text)}`);
+  if (shapeText === undefined) throw bad(`no 'shape' tuple in ${excerpt(text)}`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-    const n = Number(s.replace(/L$/, '')); // Python 2 wrote longs as 123L
-    if (!Number.isSafeInteger(n) || n < 0) throw bad(`invalid dimension '${s}' in shape (${shapeText})`);
+    // Plain decimal only (Python 2 wrote longs as 123L); Number() would also take '0x10' or '1e3'.
+    const n = /^\d+L?$/.test(s) ? Number(s.replace(/L$/, '')) : NaN;
+    if (!Number.isSafeInteger(n)) throw bad(`invalid dimension ${excerpt(s, 40)} in shape (${excerpt(shapeText, 80).slice(1, -1)})`);
     return n;
   });
-  const dtype = (ALIASES[descr] ?? descr) as NpyDtype;
-  if (!(dtype in DTYPES)) {
+  if (shape.length > 64) throw bad(`shape has ${shape.length} dimensions (numpy allows at most 64)`);
+  const dtype = (Object.hasOwn(ALIASES, descr) ? ALIASES[descr] : descr) as NpyDtype;
+  if (!Object.hasOwn(DTYPES, dtype)) {
     const hint = descr.startsWith('>') ? '; big-endian arrays are not supported: save with arr.astype(arr.dtype.newbyteorder("<"))' : '';
-    throw bad(`unsupported dtype '${descr}' (supported: ${Object.keys(DTYPES).join(' ')})${hint}`);
+    throw bad(`unsupported dtype '${excerpt(descr, 40).slice(1, -1)}' (supported: ${Object.keys(DTYPES).join(' ')})${hint}`);
   }
   return { dtype, shape, fortranOrder: fortran === 'True', dataOffset: start + headerLen, version: [major, minor] };
 }
@@ -80,7 +95,8 @@ export function parseNpy(bytes: Uint8Array, where = '<npy>'): NpyArray {
   const count = h.shape.reduce((a, b) => a * b, 1);
   const nbytes = count * size;
   const have = bytes.length - h.dataOffset;
-  if (have < nbytes) {
+  // Checked before any allocation: the shape must fit the bytes that are actually there.
+  if (!Number.isSafeInteger(nbytes) || have < nbytes) {
     throw new Error(`${where}: truncated .npy data: shape (${h.shape.join(', ')}) ${h.dtype} needs ${nbytes} bytes, found ${have}`);
   }
   const abs = bytes.byteOffset + h.dataOffset;
@@ -112,6 +128,9 @@ export function writeNpy(arr: NpyArray, fortranOrder = false): Uint8Array {
   let header = `{'descr': '${arr.dtype}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shape}, }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
+  if (header.length > 0xffff) throw new Error(`writeNpy: header for shape (${arr.shape.join(', ')}) is too long for format 1.0`);
+  const count = arr.shape.reduce((a, b) => a * b, 1);
+  if (count !== arr.data.length) throw new Error(`writeNpy: shape (${arr.shape.join(', ')}) needs ${count} values but data has ${arr.data.length}`);
   const data = new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength);
   const out = new Uint8Array(10 + header.length + data.length);
   out.set(MAGIC, 0); out[6] = 1; out[7] = 0;

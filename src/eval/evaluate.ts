@@ -5,9 +5,10 @@ import { classifySettings, DiffusionClassifier, type ClassifyConfig, type Classi
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { explainImages, explanationTable, type ExplainConfig } from '../explain/index.ts';
 import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
-import { defaultPositiveClass } from '../stats/index.ts';
+import { defaultPositiveClass, oodScore } from '../stats/index.ts';
 import { portablePath } from '../util/index.ts';
 import { calibratedFigures, calibratedSectionHtml } from './calibrated.ts';
+import { oodDetection, oodSectionHtml, type OodOptions, type OodReport } from './ood.ts';
 import { writeReport, type ReportSection, type ReportSummary } from './report.ts';
 import type { PredictionRecord } from './types.ts';
 
@@ -25,6 +26,8 @@ export interface EvaluateOptions {
   calibration?: boolean;
   /** Positive ('finding') class name for sensitivity/specificity/AUROC; default: the non-normal class. */
   positive?: string;
+  /** Out-of-distribution check: detection AUROC of this split against other data sets, and how many the stored threshold flags. */
+  ood?: OodOptions;
   /** Explain the first `images` images (counterfactuals and their flip rate) in the report. */
   explain?: { images: number; settings?: Partial<ExplainConfig> };
   logger?: Logger;
@@ -67,6 +70,11 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
     const mean = passes / count / p.classNames.length;
     sections.push({ title: 'Early stopping', html: `<p>Early stopping '${cfg.earlyStop}' used ${mean.toFixed(1)} of ${cfg.n} noise samples per image on average. The majority vote${cfg.decisionThreshold ? ' and the calibrated decision are the ones' : ' is the one'} all ${cfg.n} would give ('decided' never changes ${cfg.decisionThreshold ? 'them' : 'it'}), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
   }
+  let ood: OodReport | null = null;
+  if (o.ood && o.ood.data.length > 0) {
+    ood = await oodDetection(p, records.map((r) => oodScore(r.meanErrors)), cfg, { limit: o.limit, ...o.ood }, o.logger, o.signal);
+    sections.push({ title: 'Out-of-distribution detection', html: oodSectionHtml(ood) });
+  }
   let explanations: Record<string, number> | null = null;
   if (o.explain && o.explain.images > 0) {
     o.signal?.throwIfAborted();
@@ -89,6 +97,6 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
       times: cfg.times, tRange: cfg.tRange, mirror: cfg.mirror, limit: o.limit ?? null,
       timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
     },
-    extraSections: sections, calibrated, explanations,
+    extraSections: sections, calibrated, explanations, ood,
   });
 }

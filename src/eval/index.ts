@@ -31,3 +31,5 @@ export { calibratedFigures } from './calibrated.ts';
 export type { CalibratedFigures } from './calibrated.ts';
 export { measureSubset } from './check.ts';
 export type { SubsetCheckSpec, SubsetCheckResult } from './check.ts';
+export { oodDetection } from './ood.ts';
+export type { OodReport, OodOptions, OodSetResult } from './ood.ts';

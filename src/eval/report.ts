@@ -63,6 +63,8 @@ export interface ReportInput {
   calibrated?: Record<string, unknown> | null;
   /** Counterfactual figures (evaluate --explain), stored in report.json as is. */
   explanations?: Record<string, number> | null;
+  /** Out-of-distribution detection figures (evaluate --ood), stored in report.json as is. */
+  ood?: object | null;
 }
 
 export interface ReportTiming {
@@ -120,6 +122,8 @@ export interface ReportSummary {
   calibrated?: Record<string, unknown>;
   /** Flip rate and proximity of the counterfactuals, when explanations were made. */
   explanations?: Record<string, number>;
+  /** OOD detection against other data sets (evaluate --ood). */
+  ood?: object;
   /** Files written, relative to the report folder. */
   files: string[];
 }
@@ -215,6 +219,7 @@ function buildSummary(input: ReportInput, positive: number): ReportSummary {
     },
     ...(input.calibrated ? { calibrated: input.calibrated } : {}),
     ...(input.explanations ? { explanations: input.explanations } : {}),
+    ...(input.ood ? { ood: input.ood } : {}),
     files: [],
   };
 }

@@ -3,7 +3,7 @@
  * set aside the most uncertain fraction, report accuracy on the rest (paper Fig. 3); and compare
  * entropy between correct and wrong predictions (Fig. 9).
  */
-import { auroc } from '../stats/index.ts';
+import { auroc, quantileSorted } from '../stats/index.ts';
 import type { BoxStats } from './types.ts';
 
 /** Fractions 0, 0.05, …, 0.5 (the paper's Fig. 3 range). */
@@ -71,14 +71,6 @@ export function accuracyAt(curve: readonly RemovalPoint[], fraction: number): nu
 export function errorDetectionAuroc(correct: ArrayLike<boolean>, entropy: ArrayLike<number>): number {
   const wrong = Array.from({ length: correct.length }, (_, i) => !correct[i]);
   return auroc(wrong, entropy, true);
-}
-
-/** Quantile by linear interpolation between order statistics (numpy default, d3.quantile). */
-function quantileSorted(s: readonly number[], p: number): number {
-  const h = (s.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
 }
 
 /** Box-plot statistics of the values (all NaN with n = 0). */

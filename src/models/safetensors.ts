@@ -59,6 +59,7 @@ export function encodeSafetensors(tensors: NamedArrays, opts: { dtype?: Safetens
   let offset = 0;
   const layout: { name: string; dtype: SafetensorsDtype; begin: number }[] = [];
   for (const name of names) {
+    if (name === '__metadata__') throw new Error(`safetensors: '__metadata__' is reserved and cannot name a tensor`);
     const t = tensors.get(name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`safetensors: '${name}' has ${t.data.length} values but shape [${t.shape}]`);
@@ -68,9 +69,9 @@ export function encodeSafetensors(tensors: NamedArrays, opts: { dtype?: Safetens
     layout.push({ name, dtype, begin: offset });
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // align the data section to 8 bytes
-  const headerBytes = new TextEncoder().encode(json);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new Uint8Array(json.length + ((8 - (json.length % 8)) % 8)).fill(0x20); // align the data section to 8 bytes
+  headerBytes.set(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, BigInt(headerBytes.length), true);
@@ -85,29 +86,85 @@ export function encodeSafetensors(tensors: NamedArrays, opts: { dtype?: Safetens
   return out;
 }
 
+/** The safetensors reference implementation refuses headers over 100 MB; so does this one. */
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
+
+/** A short, printable excerpt of an untrusted value for error messages. */
+function show(v: unknown, max = 80): string {
+  let t: string;
+  try { t = JSON.stringify(v) ?? String(v); } catch { t = String(v); }
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+/**
+ * Parse safetensors bytes. Everything the header claims is checked before any tensor is
+ * allocated: the header length against the file, each dtype, shape × dtype size against the
+ * tensor's byte span, and the spans themselves (in bounds, contiguous from 0 with no gaps or
+ * overlaps, ending exactly at the end of the file, as the format requires).
+ */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): { tensors: NamedArrays; metadata: Record<string, string> } {
   const bad = (why: string): never => { throw new Error(`${source}: ${why}`); };
   if (buf.length < 8) bad(`file is ${buf.length} bytes, too short to be safetensors (truncated?)`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const hlen = Number(dv.getBigUint64(0, true));
-  if (hlen > buf.length - 8) bad(`header claims ${hlen} bytes but the file has ${buf.length - 8} after the length (truncated?)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const hlen64 = dv.getBigUint64(0, true);
+  if (hlen64 > BigInt(buf.length - 8)) bad(`header claims ${hlen64} bytes but the file has ${buf.length - 8} after the length (truncated, or not safetensors)`);
+  const hlen = Number(hlen64);
+  if (hlen > SAFETENSORS_MAX_HEADER_BYTES) bad(`header is ${hlen} bytes, over the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit (corrupt?)`);
+  if (hlen < 2 || buf[8] !== 0x7b) bad(`header does not start with '{' (not a safetensors file, or corrupt)`);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + hlen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + hlen)));
   } catch (e) {
     return bad(`unreadable header (${(e as Error).message}); the file is corrupt`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return bad(`header is not a JSON object; the file is corrupt`);
   const base = 8 + hlen;
-  const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  const dataBytes = buf.length - base;
+
+  const entries = Object.entries(header as Record<string, unknown>);
+  let metadata: Record<string, string> = {};
+  const layout: { name: string; dtype: SafetensorsDtype; shape: number[]; n: number; begin: number; end: number }[] = [];
+  for (const [name, info] of entries) {
+    if (name === '__metadata__') {
+      if (typeof info !== 'object' || info === null || Array.isArray(info)) bad(`__metadata__ must be an object of strings, got ${show(info)}`);
+      for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
+        if (typeof v !== 'string') bad(`__metadata__ '${show(k).slice(1, -1)}' must be a string, got ${show(v)}`);
+      }
+      metadata = info as Record<string, string>;
+      continue;
+    }
+    const t = `tensor '${show(name).slice(1, -1)}'`;
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) bad(`${t}: entry must be an object with dtype, shape and data_offsets, got ${show(info)}`);
+    const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) bad(`${t} has unsupported dtype ${show(dtype)}; supported: ${Object.keys(BYTES).join(', ')}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`${t}: shape must be a list of non-negative integers, got ${show(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      bad(`${t}: data_offsets must be [begin, end] byte offsets, got ${show(offsets)}`);
+    }
+    const dims = shape as number[];
+    const [begin, end] = offsets as [number, number];
+    const n = dims.reduce((a, b) => a * b, 1);
+    const size = BYTES[dtype as SafetensorsDtype];
+    if (!Number.isSafeInteger(n * size) || end - begin !== n * size) {
+      bad(`${t} spans ${end - begin} bytes but [${dims}] ${dtype} needs ${n * size}`);
+    }
+    if (end > dataBytes) bad(`${t} ends at byte ${base + end} but the file has ${buf.length} (truncated)`);
+    layout.push({ name, dtype: dtype as SafetensorsDtype, shape: dims, n, begin, end });
+  }
+  // The format lays tensors out back to back: sorted by offset they must tile [0, data size).
+  const sorted = [...layout].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of sorted) {
+    if (e.begin !== at) {
+      bad(e.begin < at ? `tensor '${show(e.name).slice(1, -1)}' (bytes ${e.begin}..${e.end}) overlaps the tensor before it (corrupt header)`
+        : `gap before tensor '${show(e.name).slice(1, -1)}': bytes ${at}..${e.begin} belong to no tensor (corrupt header)`);
+    }
+    at = e.end;
+  }
+  if (at !== dataBytes) bad(`tensors cover ${at} data bytes but the file has ${dataBytes} after the header (trailing bytes: corrupt or not one safetensors file)`);
+
   const tensors: NamedArrays = new Map();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const dtype = info.dtype as SafetensorsDtype;
-    if (!(dtype in BYTES)) bad(`tensor '${name}' has unsupported dtype ${info.dtype}; supported: ${Object.keys(BYTES).join(', ')}`);
-    const n = info.shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = info.data_offsets;
-    if (end - begin !== n * BYTES[dtype]) bad(`tensor '${name}' spans ${end - begin} bytes but [${info.shape}] ${dtype} needs ${n * BYTES[dtype]}`);
-    if (base + end > buf.length) bad(`tensor '${name}' ends at byte ${base + end} but the file has ${buf.length} (truncated)`);
+  for (const { name, dtype, shape, n, begin, end } of layout) {
     // copy (Buffer.slice would be a view): aligned and detached from the file buffer
     const bytes = new Uint8Array(end - begin);
     bytes.set(buf.subarray(base + begin, base + end));
@@ -119,7 +176,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): { te
     } else if (dtype === 'F32') data = new Float32Array(bytes.buffer);
     else if (dtype === 'I32') data = new Int32Array(bytes.buffer);
     else data = bytes;
-    tensors.set(name, { shape: info.shape, data });
+    tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
 }

@@ -13,17 +13,77 @@ export function saveCalibration(modelDir: string, c: Calibration): string {
   return file;
 }
 
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown) => { const t = JSON.stringify(v) ?? String(v); return t.length > 80 ? `${t.slice(0, 80)}…` : t; };
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isRange = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && isNum(v[0]) && isNum(v[1]) && v[0] >= 0 && v[0] < v[1] && v[1] <= 1;
+
+/**
+ * Check every field a reader relies on, naming the first wrong one; a hand-edited or damaged
+ * file is refused rather than half-applied.
+ */
+export function validateCalibration(c: unknown, f: string): Calibration {
+  if (!isObj(c)) throw new Error(`${f}: not a meddiff calibration (expected a JSON object, got ${show(c)}); delete it or run meddiff calibrate again`);
+  const wrong = (field: string, want: string): never => {
+    throw new Error(`${f}: '${field}' must be ${want}, got ${show(field.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), c))}; fix it or run meddiff calibrate again`);
+  };
+  if (c.kind !== 'vote-share-threshold') throw new Error(`${f}: not a meddiff calibration (kind ${show(c.kind)}, expected 'vote-share-threshold')`);
+  if (!(isNum(c.threshold) && c.threshold >= 0 && c.threshold <= 1.000001)) wrong('threshold', 'a number in [0, 1]');
+  if (!Number.isSafeInteger(c.positive) || (c.positive as number) < 0) wrong('positive', 'a class index (an integer ≥ 0)');
+  if (!isObj(c.fittedOn)) wrong('fittedOn', 'an object');
+  const fo = c.fittedOn as Json;
+  if (typeof fo.split !== 'string') wrong('fittedOn.split', 'a split name');
+  for (const k of ['images', 'n']) if (!(Number.isSafeInteger(fo[k]) && (fo[k] as number) >= 0)) wrong(`fittedOn.${k}`, 'a non-negative integer');
+  for (const k of ['balancedAccuracy', 'uncalibratedBalancedAccuracy', 'accuracy', 'uncalibratedAccuracy']) {
+    if ((fo[k] !== undefined || k.includes('alanced')) && !isNum(fo[k])) wrong(`fittedOn.${k}`, 'a number');
+  }
+  if (c.objective !== undefined && c.objective !== 'balanced-accuracy' && c.objective !== 'accuracy') wrong('objective', "'balanced-accuracy' or 'accuracy'");
+  if (c.platt !== undefined && !(isObj(c.platt) && isNum(c.platt.a) && isNum(c.platt.b))) wrong('platt', 'an object {a, b} of finite numbers');
+  if (c.weightsSha256 !== undefined && !(typeof c.weightsSha256 === 'string' && /^[0-9a-f]{64}$/i.test(c.weightsSha256))) wrong('weightsSha256', 'a SHA-256 hex string');
+  if (c.tRange !== undefined && !isRange(c.tRange)) wrong('tRange', '[tMin, tMax] with 0 ≤ tMin < tMax ≤ 1');
+  if (c.mirror !== undefined && typeof c.mirror !== 'boolean') wrong('mirror', 'true or false');
+  if (c.ood !== undefined) {
+    if (!isObj(c.ood)) wrong('ood', 'an object');
+    const o = c.ood as Json;
+    if (!isNum(o.threshold)) wrong('ood.threshold', 'a finite number');
+    if (!(isNum(o.quantile) && o.quantile >= 0 && o.quantile <= 1)) wrong('ood.quantile', 'a number in [0, 1]');
+    if (o.fittedOn !== undefined) {
+      if (!isObj(o.fittedOn)) wrong('ood.fittedOn', 'an object');
+      const of = o.fittedOn as Json;
+      if (of.tRange !== undefined && !isRange(of.tRange)) wrong('ood.fittedOn.tRange', '[tMin, tMax] with 0 ≤ tMin < tMax ≤ 1');
+      if (of.mirror !== undefined && typeof of.mirror !== 'boolean') wrong('ood.fittedOn.mirror', 'true or false');
+      for (const k of ['images', 'n']) if (of[k] !== undefined && !(Number.isSafeInteger(of[k]) && (of[k] as number) >= 0)) wrong(`ood.fittedOn.${k}`, 'a non-negative integer');
+    }
+  }
+  if (c.window !== undefined) {
+    if (!isObj(c.window)) wrong('window', 'an object');
+    const w = c.window as Json;
+    for (const k of ['fullRangeBalancedAccuracy', 'windowsTried', 'pairsPerImage', 'significance']) {
+      if (w[k] !== undefined && !isNum(w[k])) wrong(`window.${k}`, 'a number');
+    }
+    if (w.searched !== undefined) {
+      const sr = w.searched;
+      if (!isObj(sr)) wrong('window.searched', 'an object');
+      if (!isRange((sr as Json).tRange)) wrong('window.searched.tRange', '[tMin, tMax] with 0 ≤ tMin < tMax ≤ 1');
+      for (const k of ['balancedAccuracy', 'pValue']) if (!isNum((sr as Json)[k])) wrong(`window.searched.${k}`, 'a number');
+    }
+  }
+  return c as unknown as Calibration;
+}
+
 /**
  * The calibration stored in a model folder, or null. One fitted for other weights (another step,
- * raw vs EMA) is ignored with a warning rather than applied to the wrong model.
+ * raw vs EMA) is ignored with a warning rather than applied to the wrong model. A malformed file
+ * (wrong-typed field) is refused with the field named.
  */
 export function loadCalibration(modelDir: string, weightsSha256?: string, warn: Logger['warn'] = () => {}): Calibration | null {
   const f = path.join(modelDir, CALIBRATION_FILE);
   if (!fs.existsSync(f)) return null;
-  let c: Calibration;
-  try { c = JSON.parse(fs.readFileSync(f, 'utf8')) as Calibration; } catch (e) { throw new Error(`${f}: not valid JSON (${(e as Error).message}); delete it or run meddiff calibrate again`); }
-  if (c.kind !== 'vote-share-threshold' || !(c.threshold >= 0 && c.threshold <= 1.000001)) throw new Error(`${f}: not a meddiff calibration (kind '${c.kind}')`);
-  if (!Number.isInteger(c.positive) || c.positive < 0) throw new Error(`${f}: 'positive' must be a class index, got ${JSON.stringify(c.positive)}`);
+  let text: string, raw: unknown;
+  try { text = fs.readFileSync(f, 'utf8'); } catch (e) { throw new Error(`${f}: cannot read calibration: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try { raw = JSON.parse(text); } catch (e) { throw new Error(`${f}: not valid JSON (${(e as Error).message}); delete it or run meddiff calibrate again`); }
+  const c = validateCalibration(raw, f);
   if (weightsSha256 && c.weightsSha256 && c.weightsSha256 !== weightsSha256) {
     warn?.(`${f} was fitted for other weights; ignoring it (run meddiff calibrate again)`);
     return null;

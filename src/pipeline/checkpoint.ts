@@ -86,6 +86,25 @@ export interface LoadedCheckpoint {
   optimizer?: NamedArrays;
 }
 
+/** The fields loadCheckpoint and its callers rely on, checked so a damaged state.json names itself. */
+function validateState(s: unknown, where: string): asserts s is CheckpointState {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObj(s)) throw new Error(`${where} is not a JSON object`);
+  if (!Number.isSafeInteger(s.version)) throw new Error(`${where}: 'version' must be an integer, got ${JSON.stringify(s.version)}`);
+  if (!Number.isSafeInteger(s.step) || (s.step as number) < 0) throw new Error(`${where}: 'step' must be a non-negative integer, got ${JSON.stringify(s.step)}`);
+  if (s.classNames !== undefined && !(Array.isArray(s.classNames) && s.classNames.every((c) => typeof c === 'string'))) {
+    throw new Error(`${where}: 'classNames' must be a list of strings`);
+  }
+  if (!isObj(s.files)) throw new Error(`${where}: 'files' must map file names to {bytes, sha256}`);
+  for (const [name, f] of Object.entries(s.files)) {
+    if (!isObj(f) || !Number.isSafeInteger(f.bytes) || typeof f.sha256 !== 'string') {
+      throw new Error(`${where}: files['${name}'] must be {bytes: integer, sha256: string}, got ${JSON.stringify(f)}`);
+    }
+  }
+  if (s.resume !== undefined && !isObj(s.resume)) throw new Error(`${where}: 'resume' must be an object`);
+  if (s.info !== undefined && !isObj(s.info)) throw new Error(`${where}: 'info' must be an object`);
+}
+
 /** Read and verify a checkpoint: every file must have the size and hash recorded in state.json. */
 export function loadCheckpoint(dirIn: string, opts: { optimizer?: boolean } = {}): LoadedCheckpoint {
   const dir = resolveDir(dirIn);
@@ -97,23 +116,30 @@ export function loadCheckpoint(dirIn: string, opts: { optimizer?: boolean } = {}
       throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`);
     }
   };
+  const stateBytes = read('state.json');
   let state: CheckpointState;
   try {
-    state = JSON.parse(read('state.json').toString('utf8'));
+    state = JSON.parse(stateBytes.toString('utf8'));
   } catch (e) {
     throw new Error(`checkpoint ${dir}: state.json is not valid JSON (${(e as Error).message})`);
   }
+  validateState(state, `checkpoint ${dir}: state.json`);
   if (state.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${dir}: state.json format is '${state.format}', expected '${CHECKPOINT_FORMAT}'`);
   if (state.version > CHECKPOINT_VERSION) throw new Error(`checkpoint ${dir}: version ${state.version} is newer than this meddiff understands (${CHECKPOINT_VERSION}); upgrade meddiff`);
   const verified = (name: string): Buffer => {
-    const want = state.files[name];
+    const want = Object.hasOwn(state.files, name) ? state.files[name] : undefined;
     if (!want) throw new Error(`checkpoint ${dir}: state.json does not list ${name}`);
     const b = read(name);
     if (b.length !== want.bytes) throw new Error(`checkpoint ${dir}: ${name} has ${b.length} bytes but state.json recorded ${want.bytes} (truncated or replaced); restore it or retrain`);
     if (sha256(b) !== want.sha256) throw new Error(`checkpoint ${dir}: ${name} does not match the SHA-256 in state.json (corrupt or replaced)`);
     return b;
   };
-  const config = JSON.parse(verified('config.json').toString('utf8')) as Record<string, unknown>;
+  let config: Record<string, unknown>;
+  try { config = JSON.parse(verified('config.json').toString('utf8')) as Record<string, unknown>; } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new Error(`checkpoint ${dir}: config.json is not valid JSON (${e.message})`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`checkpoint ${dir}: config.json is not a JSON object`);
   const tensors = (name: string) => decodeSafetensors(verified(name), path.join(dir, name)).tensors;
   return {
     dir, config, state,

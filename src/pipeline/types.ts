@@ -75,6 +75,12 @@ export interface Calibration {
   tRange?: [number, number];
   /** Fitted with the mirror view on alternate pairs (`--mirror`); the classifier then uses it too. */
   mirror?: boolean;
+  /**
+   * Out-of-distribution flag: an image whose OOD score (its lowest class mean denoising error) is
+   * above `threshold` — the `quantile` of the fitting split's scores — is flagged as unlike the
+   * training data. The score's spread depends on N and the time window it was fitted with.
+   */
+  ood?: OodCalibration;
   window?: {
     fullRangeBalancedAccuracy: number; windowsTried: number; pairsPerImage: number;
     /** The best window found and its bootstrap p-value; tRange is [0, 1] when p ≥ significance. */
@@ -84,3 +90,10 @@ export interface Calibration {
 }
 
 export type CalibrationObjective = 'balanced-accuracy' | 'accuracy';
+
+export interface OodCalibration {
+  score: 'min-class-mean-error';
+  threshold: number;
+  quantile: number;
+  fittedOn: { split: string; images: number; n: number; tRange: [number, number]; mirror: boolean };
+}

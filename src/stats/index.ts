@@ -9,3 +9,4 @@ export {
   midranks, auroc, macroAurocOvr, classScores, summarize, defaultPositiveClass,
   type Aggregate, type ScoredPrediction, type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
 } from './metrics.ts';
+export { oodScore, quantile, quantileSorted } from './ood.ts';

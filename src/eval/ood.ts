@@ -1,0 +1,48 @@
+// How well the OOD score tells this model's data from other data: detection AUROC of the
+// in-distribution split against each other data set, and how many images the stored threshold flags.
+import { DiffusionClassifier, type ClassifyConfig } from '../classify/index.ts';
+import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
+import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
+import { auroc, oodScore } from '../stats/index.ts';
+import { escapeHtml, portablePath } from '../util/index.ts';
+
+export interface OodSetResult { data: string; split: string; images: number; auroc: number; flagRate: number | null; meanScore: number }
+export interface OodReport { score: 'min-class-mean-error'; threshold: number | null; inDistribution: { images: number; falseFlagRate: number | null; meanScore: number }; sets: OodSetResult[] }
+
+export interface OodOptions {
+  /** Other data sets (npz, folder, CSV); each is read with this model's preprocessing (channels converted). */
+  data: readonly string[];
+  /** Their split to use (default 'test'). */
+  split?: string;
+  /** At most this many images of each, spread evenly. */
+  limit?: number;
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Compare the in-distribution scores (from the evaluated split) with each other data set's. */
+export async function oodDetection(p: DiffusionPipeline, inScores: readonly number[], cfg: ClassifyConfig, o: OodOptions, logger?: Logger, signal?: AbortSignal): Promise<OodReport> {
+  const split = parseSplitName(o.split ?? 'test');
+  if (!split) throw new Error(`OOD split must be train, val or test, got '${o.split}'`);
+  const threshold = p.calibration?.ood?.threshold ?? null;
+  const flagRate = (s: readonly number[]) => (threshold === null ? null : s.filter((x) => x > threshold).length / s.length);
+  const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, earlyStop: 'off', keepErrors: false });
+  const sets: OodSetResult[] = [];
+  for (const data of o.data) {
+    const ds = await openDataset(data, { ...p.datasetOptions(), split, onWarning: (m) => logger?.warn?.(m) });
+    const { images, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
+    if (count === 0) throw new Error(`${data}: split '${split}' is empty`);
+    const scores = clf.classify(images, count, { signal }).map((r) => oodScore(r.meanErrors));
+    const labels = [...inScores.map(() => 0), ...scores.map(() => 1)];
+    sets.push({ data: portablePath(data), split, images: count, auroc: auroc(labels, [...inScores, ...scores], 1), flagRate: flagRate(scores), meanScore: mean(scores) });
+  }
+  return { score: 'min-class-mean-error', threshold, inDistribution: { images: inScores.length, falseFlagRate: flagRate(inScores), meanScore: mean(inScores) }, sets };
+}
+
+export function oodSectionHtml(r: OodReport): string {
+  const pc = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+  return `<p>OOD score: the image's lowest class mean denoising error (high = the model cannot denoise it as any class). ${r.threshold === null ? 'No threshold is stored (run <code>meddiff calibrate</code>).' : `Threshold ${r.threshold.toPrecision(4)} (fitted on validation data): it flags ${pc(r.inDistribution.falseFlagRate)} of the ${r.inDistribution.images} evaluated in-distribution images.`}</p>`
+    + '<table><tr><th>other data</th><th>images</th><th>detection AUROC</th><th>flagged</th><th>mean score</th></tr>'
+    + r.sets.map((s) => `<tr><th>${escapeHtml(s.data)} (${s.split})</th><td>${s.images}</td><td>${s.auroc.toFixed(3)}</td><td>${pc(s.flagRate)}</td><td>${s.meanScore.toPrecision(3)}</td></tr>`).join('')
+    + `<tr><th>in-distribution</th><td>${r.inDistribution.images}</td><td></td><td>${pc(r.inDistribution.falseFlagRate)}</td><td>${r.inDistribution.meanScore.toPrecision(3)}</td></tr></table>`;
+}
