@@ -141,7 +141,7 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     if (dims && (dims.width !== cols || (dims.height !== 0 && dims.height !== rows) || dims.components !== spp)) {
       throw corrupt(`frame ${frame}'s codestream is ${dims.width}x${dims.height}x${dims.components}, the header says ${cols}x${rows}x${spp}`);
     }
-    const { decodeJpegBaseline, decodeJpegLs, decodeJpeg2000, decodeJpegLossless, CodecError } = await import('./codecs/external.ts');
+    const { decodeJpegBaseline, decodeJpegLs, decodeJpeg2000, decodeJpegLossless, CodecError, CodecMissingError } = await import('./codecs/external.ts');
     let out: CodecFrame;
     try {
       if (ts === '1.2.840.10008.1.2.5') {
@@ -155,11 +155,15 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
         if (spp === 3 && bytesPer === 2) throw bad('16-bit colour JPEG Lossless is not supported; convert with dcmdjpeg or gdcmconv --raw');
         out = decodeJpegLossless(data, bytesPer);
       } else if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') {
+        // CharLS needs the end-of-image marker anyway, and on a stream cut inside a scan it can spin
+        // for tens of seconds before failing: refuse a missing EOI up front.
+        if (!endsWithEoi(data)) throw corrupt(`frame ${frame}'s JPEG-LS codestream has no end-of-image marker (FFD9): it is truncated`);
         out = await decodeJpegLs(data);
       } else {
         out = await decodeJpeg2000(data);
       }
     } catch (e) {
+      if (e instanceof CodecMissingError) throw new Error(`${path}: cannot decode ${tsName}: ${e.message}, or convert the file to uncompressed (gdcmconv --raw in.dcm out.dcm)`);
       if (e instanceof CodecError) throw corrupt(`frame ${frame}: ${e.message}`);
       throw e;
     }
@@ -340,6 +344,13 @@ export function codestreamDims(b: Uint8Array): { width: number; height: number; 
     }
   }
   return undefined;
+}
+
+/** Whether a JPEG-family codestream ends with EOI (FFD9), allowing the zero padding of an even-length fragment. */
+function endsWithEoi(b: Uint8Array): boolean {
+  let e = b.length;
+  while (e > 2 && b[e - 1] === 0 && b.length - e < 16) e--;
+  return e >= 2 && b[e - 2] === 0xff && b[e - 1] === 0xd9;
 }
 
 /** Extended Offset Table (7FE0,0001), 64-bit offsets, when present. */

@@ -85,13 +85,19 @@ test('decode: DICOM MONOCHROME1 inverts, 12-bit stored masks high bits, 8-bit an
   assert.equal((await decodeImage(noext)).format, 'dicom');
 });
 
-test('decode: compressed DICOM transfer syntax gives the conversion hint', async () => {
-  const f = join(tmp.dir, 'jpeg.dcm');
-  writeFileSync(f, makeDicom({ rows: 2, cols: 2, pixels: [0, 1, 2, 3], bitsAllocated: 8, transferSyntax: TS.jpegBaseline }));
+test('decode: unsupported or broken compressed DICOM says what to do', async () => {
+  // A transfer syntax meddiff does not decode gets the conversion hint.
+  const f = join(tmp.dir, 'htj2k.dcm');
+  writeFileSync(f, makeDicom({ rows: 2, cols: 2, pixels: [0, 1, 2, 3], bitsAllocated: 8, transferSyntax: TS.htj2k }));
   await assert.rejects(decodeImage(f), {
-    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.50 (JPEG Baseline (Process 1)) in ${f}: ` +
+    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.201 (HTJ2K Lossless) in ${f}: ` +
       'convert to uncompressed, e.g. with dcmdjpeg/gdcmconv (gdcmconv --raw in.dcm out.dcm)',
   });
+  // JPEG baseline is decoded now; an empty JPEG (SOI, EOI) is a corrupt file, named, with the fixes.
+  const jpeg = join(tmp.dir, 'jpeg.dcm');
+  writeFileSync(jpeg, makeDicom({ rows: 2, cols: 2, pixels: [0, 1, 2, 3], bitsAllocated: 8, transferSyntax: TS.jpegBaseline }));
+  await assert.rejects(decodeImage(jpeg), (e: Error) => e.message.startsWith(`${jpeg}: corrupt DICOM pixel data (JPEG Baseline (Process 1))`) &&
+    /re-export it.*gdcmconv --raw.*--skip-bad/.test(e.message));
   const garbage = join(tmp.dir, 'garbage.dcm');
   writeFileSync(garbage, Buffer.alloc(300, 7));
   await assert.rejects(decodeImage(garbage), (e: Error) => e.message.startsWith(garbage));

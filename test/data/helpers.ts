@@ -26,7 +26,18 @@ export const TS = {
   deflatedLE: '1.2.840.10008.1.2.1.99',
   explicitBE: '1.2.840.10008.1.2.2',
   jpegBaseline: '1.2.840.10008.1.2.4.50',
+  jpegExtended: '1.2.840.10008.1.2.4.51',
+  jpegLossless: '1.2.840.10008.1.2.4.57',
+  jpegLosslessSV1: '1.2.840.10008.1.2.4.70',
+  jpegLs: '1.2.840.10008.1.2.4.80',
+  jpegLsNear: '1.2.840.10008.1.2.4.81',
+  j2kLossless: '1.2.840.10008.1.2.4.90',
+  j2k: '1.2.840.10008.1.2.4.91',
+  htj2k: '1.2.840.10008.1.2.4.201',
+  rle: '1.2.840.10008.1.2.5',
 } as const;
+
+const UNCOMPRESSED_TS: readonly string[] = [TS.implicitLE, TS.explicitLE, TS.deflatedLE, TS.explicitBE];
 
 export interface DicomImageSpec {
   rows: number;
@@ -41,6 +52,22 @@ export interface DicomImageSpec {
   slope?: number;
   intercept?: number;
   transferSyntax?: string;
+  /** PlanarConfiguration (colour only; default 0). With 1, `pixels` must already be planar (RRR…GGG…BBB…). */
+  planar?: 0 | 1;
+  /** NumberOfFrames (0028,0008), written when given; uncompressed `pixels` then hold every frame. */
+  frames?: number;
+  /**
+   * Compressed transfer syntaxes: the fragments of each frame (frames[f] = fragments of frame f),
+   * wrapped as encapsulated pixel data. Default: a stub JPEG (SOI, EOI).
+   */
+  encapsulated?: Uint8Array[][];
+  /** Write the Basic Offset Table (default true when there are several frames). */
+  offsetTable?: boolean;
+  /** Window Center / Width (0028,1050/1051); arrays are written multi-valued. */
+  windowCenter?: number | number[];
+  windowWidth?: number | number[];
+  /** VOI LUT Function (0028,1056). */
+  voiFunction?: string;
 }
 
 type El = { group: number; elem: number; vr: string; value: Uint8Array; undefinedLength?: boolean };
@@ -63,27 +90,49 @@ function encode(els: El[], explicit: boolean, le: boolean): Uint8Array {
   return cat(parts);
 }
 
+/**
+ * Overwrite a US element's value in explicit VR little endian bytes from makeDicom (e.g. Rows
+ * (0028,0010) to claim dimensions the pixel data cannot back). Returns the same bytes.
+ */
+export function patchUS(bytes: Uint8Array, group: number, elem: number, value: number): Uint8Array {
+  for (let i = 132; i + 10 <= bytes.length; i++) {
+    if (bytes[i] === (group & 0xff) && bytes[i + 1] === group >> 8 && bytes[i + 2] === (elem & 0xff) && bytes[i + 3] === elem >> 8 &&
+      bytes[i + 4] === 0x55 && bytes[i + 5] === 0x53 && bytes[i + 6] === 2 && bytes[i + 7] === 0) {
+      new DataView(bytes.buffer, bytes.byteOffset).setUint16(i + 8, value, true);
+      return bytes;
+    }
+  }
+  throw new Error(`patchUS: (${group.toString(16)},${elem.toString(16)}) US not found`);
+}
+
 /** Write a Part 10 DICOM file (bytes) holding one image; enough tags for decodeDicom. */
 export function makeDicom(spec: DicomImageSpec): Uint8Array {
   const ts = spec.transferSyntax ?? TS.explicitLE;
   const le = ts !== TS.explicitBE, explicit = ts !== TS.implicitLE;
   const ba = spec.bitsAllocated ?? 16, spp = spec.samplesPerPixel ?? 1;
-  const n = spec.rows * spec.cols * spp;
-  let pixelBytes = new Uint8Array(n * (ba / 8));
-  const dv = new DataView(pixelBytes.buffer);
-  for (let i = 0; i < n; i++) {
-    const v = spec.pixels[i];
-    if (ba === 8) dv.setUint8(i, v & 0xff); else dv.setUint16(i * 2, v & 0xffff, le);
-  }
-  const compressed = ts === TS.jpegBaseline;
+  const compressed = !UNCOMPRESSED_TS.includes(ts);
   let pixelEl: El;
   if (compressed) {
-    // Encapsulated: empty offset table item, one fragment, sequence delimiter.
-    const frag = Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]);
-    const items = cat([us(0xfffe, true), us(0xe000, true), ul(0, true), us(0xfffe, true), us(0xe000, true), ul(frag.length, true), frag,
-      us(0xfffe, true), us(0xe0dd, true), ul(0, true)]);
+    // Encapsulated: offset table item (empty unless asked), the fragments (even lengths), sequence delimiter.
+    const frames = spec.encapsulated ?? [[Uint8Array.from([0xff, 0xd8, 0xff, 0xd9])]];
+    const item = (b: Uint8Array) => cat([us(0xfffe, true), us(0xe000, true), ul(b.length, true), b]);
+    const even = (b: Uint8Array) => (b.length % 2 ? cat([b, new Uint8Array(1)]) : b);
+    const frameItems = frames.map((fr) => cat(fr.map((f) => item(even(f)))));
+    const offsets: number[] = [];
+    let off = 0;
+    for (const fi of frameItems) { offsets.push(off); off += fi.length; }
+    const withTable = spec.offsetTable ?? frames.length > 1;
+    const table = withTable ? cat(offsets.map((o) => ul(o, true))) : new Uint8Array(0);
+    const items = cat([item(table), ...frameItems, us(0xfffe, true), us(0xe0dd, true), ul(0, true)]);
     pixelEl = { group: 0x7fe0, elem: 0x0010, vr: 'OB', value: items, undefinedLength: true };
   } else {
+    const n = spec.rows * spec.cols * spp * (spec.frames ?? 1);
+    let pixelBytes = new Uint8Array(n * (ba / 8));
+    const dv = new DataView(pixelBytes.buffer);
+    for (let i = 0; i < n; i++) {
+      const v = spec.pixels[i];
+      if (ba === 8) dv.setUint8(i, v & 0xff); else dv.setUint16(i * 2, v & 0xffff, le);
+    }
     if (pixelBytes.length % 2) pixelBytes = cat([pixelBytes, new Uint8Array(1)]);
     pixelEl = { group: 0x7fe0, elem: 0x0010, vr: ba === 8 ? 'OB' : 'OW', value: pixelBytes };
   }
@@ -92,15 +141,20 @@ export function makeDicom(spec: DicomImageSpec): Uint8Array {
     { group: 0x0008, elem: 0x0016, vr: 'UI', value: ascii(sopClass, '\0') },
     { group: 0x0028, elem: 0x0002, vr: 'US', value: us(spp, le) },
     { group: 0x0028, elem: 0x0004, vr: 'CS', value: ascii(spec.photometric ?? (spp === 3 ? 'RGB' : 'MONOCHROME2'), ' ') },
-    ...(spp === 3 ? [{ group: 0x0028, elem: 0x0006, vr: 'US', value: us(0, le) }] : []),
+    ...(spp === 3 ? [{ group: 0x0028, elem: 0x0006, vr: 'US', value: us(spec.planar ?? 0, le) }] : []),
+    ...(spec.frames !== undefined || (spec.encapsulated?.length ?? 0) > 1
+      ? [{ group: 0x0028, elem: 0x0008, vr: 'IS', value: ascii(String(spec.frames ?? spec.encapsulated?.length), ' ') }] : []),
     { group: 0x0028, elem: 0x0010, vr: 'US', value: us(spec.rows, le) },
     { group: 0x0028, elem: 0x0011, vr: 'US', value: us(spec.cols, le) },
     { group: 0x0028, elem: 0x0100, vr: 'US', value: us(ba, le) },
     { group: 0x0028, elem: 0x0101, vr: 'US', value: us(spec.bitsStored ?? ba, le) },
     { group: 0x0028, elem: 0x0102, vr: 'US', value: us((spec.bitsStored ?? ba) - 1, le) },
     { group: 0x0028, elem: 0x0103, vr: 'US', value: us(spec.signed ? 1 : 0, le) },
+    ...(spec.windowCenter !== undefined ? [{ group: 0x0028, elem: 0x1050, vr: 'DS', value: ascii([spec.windowCenter].flat().join('\\'), ' ') }] : []),
+    ...(spec.windowWidth !== undefined ? [{ group: 0x0028, elem: 0x1051, vr: 'DS', value: ascii([spec.windowWidth].flat().join('\\'), ' ') }] : []),
     ...(spec.intercept !== undefined ? [{ group: 0x0028, elem: 0x1052, vr: 'DS', value: ascii(String(spec.intercept), ' ') }] : []),
     ...(spec.slope !== undefined ? [{ group: 0x0028, elem: 0x1053, vr: 'DS', value: ascii(String(spec.slope), ' ') }] : []),
+    ...(spec.voiFunction !== undefined ? [{ group: 0x0028, elem: 0x1056, vr: 'CS', value: ascii(spec.voiFunction, ' ') }] : []),
     pixelEl,
   ];
   let dataset = encode(body, explicit, le);

@@ -24,6 +24,8 @@ export interface CodecFrame {
 
 /** Thrown for a codestream the codec refused; dicom.ts adds the file name and what to do. */
 export class CodecError extends Error {}
+/** The codec's npm package is missing (an install without it): not the file's fault. */
+export class CodecMissingError extends CodecError {}
 
 const require = createRequire(import.meta.url);
 
@@ -52,7 +54,7 @@ function load(pkg: string, entry: string): Promise<Loaded> {
         const m = require(`${pkg}/${entry}`) as Factory | { default: Factory };
         factory = typeof m === 'function' ? m : m.default;
       } catch (e) {
-        throw new CodecError(`the codec package ${pkg} is not installed (${(e as Error).message.split('\n')[0]}); ` +
+        throw new CodecMissingError(`the codec package ${pkg} is not installed (${(e as Error).message.split('\n')[0]}); ` +
           `run npm install (it is a dependency of meddiff)`);
       }
       const log: string[] = [];
@@ -114,14 +116,19 @@ export function decodeJpeg2000(data: Uint8Array): Promise<CodecFrame> {
   return runWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'J2KDecoder', 'JPEG 2000 (OpenJPEG)', data, false);
 }
 
-interface LosslessDecoder { decode(buffer: ArrayBuffer, offset: number, length: number, numBytes: number): Uint8Array | Uint16Array; frame: { dimX: number; dimY: number; precision: number }; numComp: number }
+interface LosslessDecoder {
+  decode(buffer: ArrayBuffer, offset: number, length: number, numBytes: number): Uint8Array | Uint16Array;
+  frame: { dimX: number; dimY: number; precision: number };
+  numComp: number;
+  stream?: { index: number };
+}
 let lossless: { Decoder: new () => LosslessDecoder } | undefined;
 
 /** JPEG lossless, non-hierarchical (process 14, any predictor), 2–16 bits. */
 export function decodeJpegLossless(data: Uint8Array, bytesPerSample: 1 | 2): CodecFrame {
   if (!lossless) {
     try { lossless = require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder }; } catch (e) {
-      throw new CodecError(`the codec package jpeg-lossless-decoder-js is not installed (${(e as Error).message.split('\n')[0]}); run npm install`);
+      throw new CodecMissingError(`the codec package jpeg-lossless-decoder-js is not installed (${(e as Error).message.split('\n')[0]}); run npm install (it is a dependency of meddiff)`);
     }
   }
   const d = new lossless.Decoder();
@@ -131,6 +138,8 @@ export function decodeJpegLossless(data: Uint8Array, bytesPerSample: 1 | 2): Cod
   } catch (e) {
     throw new CodecError(`JPEG lossless decoder failed: ${(e as Error)?.message ?? String(e)}`);
   }
+  // The decoder reads zeros past the end instead of failing: a read position beyond the data means truncation.
+  if ((d.stream?.index ?? 0) > data.byteLength) throw new CodecError('JPEG lossless decoder failed: the codestream ends before the image does (truncated)');
   const width = d.frame?.dimX ?? 0, height = d.frame?.dimY ?? 0, components = d.numComp ?? 0;
   if (!width || !height || !components || !out) throw new CodecError('JPEG lossless decoder failed: no image decoded');
   return { samples: out, width, height, components, bitsPerSample: d.frame.precision, layout: 'pixel' };
