@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner, once per backend given
 // (default: the fastest available, then pure wasm), so both compute paths stay green.
+// test/package/ (packs and installs the npm tarball; backend-independent and slow) runs on the first pass only.
 //   node scripts/run-tests.mjs [auto|native|wasm|cpu ...] [-- file filter substrings]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,10 +23,13 @@ function find(dir) {
   });
 }
 const files = find('test').sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const once = (f) => f.split(path.sep).slice(0, 2).join('/') === 'test/package';
 let failed = false;
-for (const backend of backends) {
-  process.stdout.write(`\n=== tests on backend: ${backend} (${files.length} files) ===\n`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+for (const [i, backend] of backends.entries()) {
+  const run = files.filter((f) => i === 0 || !once(f));
+  if (run.length === 0) continue;
+  process.stdout.write(`\n=== tests on backend: ${backend} (${run.length} files) ===\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...run], {
     stdio: 'inherit', env: { ...process.env, MEDDIFF_BACKEND: backend },
   });
   if (r.status !== 0) failed = true;
