@@ -66,14 +66,27 @@ function isDicomP10(b: Uint8Array): boolean {
   return b.length > 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
 }
 
+/**
+ * The most pixels a PNG/JPEG/TIFF may declare (8192², a large mammogram fits): checked from the
+ * header before decoding, so a small file that claims billions of pixels (a decompression bomb)
+ * is refused without allocating them.
+ */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+
 async function decodeWithSharp(bytes: Buffer, path: string): Promise<DecodedImage> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  const tooBig = (w?: number, h?: number) => new Error(`${path}: the image declares ${w && h ? `${w}×${h} pixels, ` : ''}more than the ${MAX_IMAGE_PIXELS} pixels meddiff decodes (8192²); downscale it first (e.g. to 2048²; models see at most 256²)`);
+  try { meta = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata(); } catch (e) {
+    if (/exceeds pixel limit/i.test((e as Error).message)) throw tooBig();
+    throw new Error(`${path}: cannot decode image (${(e as Error).message.trim()}); the file is corrupt or not a PNG/JPEG/TIFF — re-export it, or skip bad files (skipBad / --skip-bad)`);
+  }
+  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_IMAGE_PIXELS) throw tooBig(meta.width, meta.height);
   try {
-    const meta = await sharp(bytes).metadata();
     const deep = meta.depth === 'ushort' || meta.depth === 'short';
     const gray = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) === 1;
     // sharp's raw output is sRGB unless asked otherwise; keep grayscale single-channel.
     const space = gray ? (deep ? 'grey16' : 'b-w') : (deep ? 'rgb16' : 'srgb');
-    const { data, info } = await sharp(bytes).autoOrient().toColourspace(space).removeAlpha()
+    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).autoOrient().toColourspace(space).removeAlpha()
       .raw({ depth: deep ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const channels = info.channels;
     if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${channels} channels after conversion`);

@@ -194,6 +194,10 @@ export function loadPipeline(dir: string, o: LoadPipelineOptions = {}): Diffusio
   }
   const weightsSha256 = ck.state.files[file]?.sha256 ?? '';
   const calibration = o.calibration === false ? null : loadCalibration(ck.dir, weightsSha256, o.logger?.warn ?? (() => {}));
+  if (calibration && calibration.positive >= classNames.length) {
+    denoiser.dispose();
+    throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'positive' is class ${calibration.positive}, but the model has ${classNames.length} classes (${classNames.join(', ')}); run meddiff calibrate again`);
+  }
   return new DiffusionPipeline({ denoiser, config, calibration, weights, weightsSha256, step: ck.state.step, dir: ck.dir, dtype: info.fp16 ? 'F16' : undefined });
 }
 

@@ -102,3 +102,10 @@ test('decode: unsupported or broken compressed DICOM says what to do', async () 
   writeFileSync(garbage, Buffer.alloc(300, 7));
   await assert.rejects(decodeImage(garbage), (e: Error) => e.message.startsWith(garbage));
 });
+
+test('an image that declares more pixels than meddiff decodes is refused from its header (decompression bomb)', async () => {
+  const { default: sharp } = await import('sharp');
+  // 9000² black pixels compress to a few hundred kB: the header, not the file size, gives it away
+  const png = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+  await assert.rejects(decodeImage(png, 'bomb.png'), /bomb\.png: the image declares more than the 67108864 pixels meddiff decodes/);
+});
