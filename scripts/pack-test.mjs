@@ -122,7 +122,12 @@ for (const [key, target] of Object.entries(pkg.exports)) {
 phase(`pack (${inTar.length} files, ${(packed.size / 1024).toFixed(0)} KiB)`);
 
 // 2. install into a fresh project
-fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'meddiff-pack-test', private: true, type: 'module' }, null, 2));
+// meddiff's own dependencies at the versions the repo's lockfile holds (the comparison with the
+// sources below is exact, so a newer patch release of tfjs or sharp must not slip in)
+const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+const overrides = Object.fromEntries(Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies ?? {})
+  .map((d) => [d, lock.packages?.[`node_modules/${d}`]?.version]).filter(([, v]) => v));
+fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'meddiff-pack-test', private: true, type: 'module', overrides }, null, 2));
 const typesNode = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version;
 const installOut = await sh(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tgz, `@types/node@${typesNode}`], project,
   nativeMode === 'build' ? {} : { MEDDIFF_SKIP_NATIVE: '1' });

@@ -74,7 +74,9 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   const ood = { score: 'min-class-mean-error' as const, threshold: quantile(r.map((x) => oodScore(x.meanErrors)), q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange: clf.cfg.tRange, mirror: clf.cfg.mirror } };
   if (base) {
     const cal: Calibration = { ...base, ood };
-    const file = o.save ?? p.dir !== null ? saveCalibration(p.dir!, cal) : null;
+    const saveIt = o.save ?? p.dir !== null;
+    if (saveIt && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
+    const file = saveIt ? saveCalibration(p.dir!, cal) : null;
     p.calibration = cal;
     return { calibration: cal, window: null, file };
   }

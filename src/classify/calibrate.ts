@@ -108,6 +108,8 @@ export function applyCalibratedSettings<T extends { tRange?: [number, number]; m
     warn(`${conflicts.join('; ')}; the calibrated threshold is not applied`);
     return { cfg: out, cal: null };
   }
-  if (out.decisionThreshold === undefined) out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
+  // a threshold the caller chose (or null: the plain vote) decides instead of the calibrated one
+  if (cfg.decisionThreshold !== undefined) return { cfg: out, cal: null };
+  out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
   return { cfg: out, cal };
 }

@@ -51,7 +51,11 @@ export interface ClassifyProgress { done: number; total: number; forwardPasses: 
 
 export interface ClassifyCallOptions {
   onProgress?: (p: ClassifyProgress) => void;
-  /** Checked between model calls: an aborted signal stops the run with its reason. */
+  /**
+   * Checked between model calls: an aborted signal stops the run with its reason. classify() is
+   * synchronous, so the abort must come from a callback (onProgress, a denoiser hook) or from
+   * another thread sharing the signal's state — a timer on this thread only fires after the call.
+   */
   signal?: AbortSignal;
 }
 

@@ -1,7 +1,7 @@
 // classify() as a library call: inputs (paths, bytes, decoded or preprocessed images) through the
 // pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
 // decision `meddiff classify` gives as first-class fields.
-import type { Calibration, DiffusionPipeline, ImageInput, Logger } from '../pipeline/index.ts';
+import type { Calibration, DiffusionPipeline, ImageInput, Logger, OodCalibration } from '../pipeline/index.ts';
 import { oodScore, thresholdUncertainty } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
@@ -15,8 +15,16 @@ export interface ClassifyOptions extends Partial<ClassifyConfig> {
   onProgress?: (p: ClassifyProgress) => void;
 }
 
-/** The classify settings in force and the calibration they came with (null: none applies). */
-export interface ClassifySettings { config: ClassifyConfig; calibration: Calibration | null }
+/**
+ * The classify settings in force and the calibration they came with: `calibration` when its
+ * threshold decides (vote aggregate), `stored` whenever its window and mirror view are the ones in
+ * force (reports show its decision beside any aggregate); null when none applies.
+ */
+export interface ClassifySettings {
+  config: ClassifyConfig; calibration: Calibration | null; stored: Calibration | null;
+  /** The OOD threshold, when the pipeline has one fitted with the window and mirror view in force. */
+  ood: OodCalibration | null;
+}
 
 export interface Classification extends ImageResult {
   /** Class name of `predicted`: what `meddiff classify` answers. */
@@ -48,11 +56,15 @@ export interface Classification extends ImageResult {
  * that contradicts the calibration keeps the caller's and drops the threshold, with a warning.
  */
 export function classifySettings(p: DiffusionPipeline, o: ClassifyOptions = {}): ClassifySettings {
-  const { calibration, logger, signal: _s, onProgress: _p, ...partial } = o;
+  const { calibration, logger, signal: _s, onProgress: _p, names: _n, ...partial } = o as ClassifyOptions & { names?: unknown };
   const stored = calibration === false ? null : p.calibration;
   const { cfg, cal } = applyCalibratedSettings<Partial<ClassifyConfig>>(partial, stored, (m) => logger?.warn?.(m));
   const clf = new DiffusionClassifier(p, cfg);
-  return { config: clf.cfg, calibration: clf.cfg.aggregate === 'vote' && clf.cfg.decisionThreshold ? cal : null };
+  // the OOD threshold holds only for the window and mirror view it was fitted with (the score's scale depends on them)
+  const fit = stored?.ood ?? null, t = clf.cfg.tRange;
+  const ood = fit && t[0] === fit.fittedOn.tRange[0] && t[1] === fit.fittedOn.tRange[1] && clf.cfg.mirror === fit.fittedOn.mirror ? fit : null;
+  if (fit && !ood) logger?.warn?.(`the out-of-distribution threshold was fitted with pairs at t ∈ [${fit.fittedOn.tRange.join(', ')}]${fit.fittedOn.mirror ? ' and the mirror view' : ''}; these settings differ, so images are not checked`);
+  return { config: clf.cfg, calibration: clf.cfg.aggregate === 'vote' && clf.cfg.decisionThreshold ? cal : null, stored: cal, ood };
 }
 
 /** An ImageResult with the decision spelled out. */
@@ -66,12 +78,12 @@ export function describeResult(p: DiffusionPipeline, r: ImageResult, s: Classify
     voteShare: r.shares[r.predicted]!,
     uncertainty: thresholded ? thresholdUncertainty(r.shares[d.positive]!, d.threshold) : r.entropy,
     probability: cal?.platt ? { [p.classNames[cal.positive]!]: calibratedProbability(cal, r.shares)! } : null,
-    ood: oodOf(p, r),
+    ood: oodOf(r, s),
   };
 }
 
-function oodOf(p: DiffusionPipeline, r: ImageResult): Classification['ood'] {
-  const o = p.calibration?.ood;
+function oodOf(r: ImageResult, s: ClassifySettings): Classification['ood'] {
+  const o = s.ood;
   if (!o) return null;
   const score = oodScore(r.meanErrors);
   return { score, threshold: o.threshold, flagged: score > o.threshold };
@@ -129,7 +141,7 @@ export async function classifyFiles(p: DiffusionPipeline, inputs: readonly Image
   }
   const batch = new Float32Array(good.length * px);
   pixels.forEach((a, k) => batch.set(a, k * px));
-  const r = good.length ? classifyPixels(p, batch, good.length, o) : { results: [], settings: classifySettings(p, o), seconds: 0 };
+  const r = good.length ? classifyPixels(p, batch, good.length, o) : { results: [] as Classification[], settings: classifySettings(p, o), seconds: 0 };
   const outcomes: InputOutcome[] = names.map((name, i) => ({ name, result: null, error: errors[i]! }));
   good.forEach((i, k) => { outcomes[i]!.result = r.results[k]!; });
   return { outcomes, settings: r.settings, seconds: r.seconds, failed: outcomes.filter((x) => x.error !== null).length };

@@ -61,6 +61,7 @@ Examples:
         if (o.json) process.stdout.write(JSON.stringify({ model: path.resolve(p.dir ?? ''), weights: p.weights, classes: p.classNames, settings: settings.config, seconds, failed, results: rows }, null, 2) + '\n');
         else printTable(rows, settings, p.calibration, seconds);
         if (failed > 0) {
+          for (const x of outcomes) if (x.error) process.stderr.write(`meddiff: error: ${x.error}\n`);
           process.stderr.write(`meddiff: ${failed} of ${images.length} file(s) could not be classified (see their rows)\n`);
           process.exitCode = 1;
         }

@@ -9,7 +9,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
-import type { DecodedImage } from './decode.ts';
+import type { DecodedImage } from './image.ts';
 import type { CodecFrame } from './codecs/external.ts';
 
 export interface DicomDecodeOptions {

@@ -47,7 +47,7 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
   if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
   const ids = rawIds.map((id) => (path.isAbsolute(id) ? portablePath(id) : id));
   const settings = classifySettings(p, { ...o.classify, calibration: o.calibration, logger: o.logger });
-  const cfg = settings.config, cal = settings.calibration;
+  const cfg = settings.config, cal = settings.stored;
   const clf = new DiffusionClassifier(p, { ...cfg, keepErrors: true });
   const t0 = performance.now();
   const results = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
@@ -72,7 +72,7 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
   }
   let ood: OodReport | null = null;
   if (o.ood && o.ood.data.length > 0) {
-    ood = await oodDetection(p, records.map((r) => oodScore(r.meanErrors)), cfg, { limit: o.limit, ...o.ood }, o.logger, o.signal);
+    ood = await oodDetection(p, records.map((r) => oodScore(r.meanErrors)), cfg, { limit: o.limit, ...o.ood }, settings.ood, o.logger, o.signal);
     sections.push({ title: 'Out-of-distribution detection', html: oodSectionHtml(ood) });
   }
   let explanations: Record<string, number> | null = null;

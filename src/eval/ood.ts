@@ -2,7 +2,7 @@
 // in-distribution split against each other data set, and how many images the stored threshold flags.
 import { DiffusionClassifier, type ClassifyConfig } from '../classify/index.ts';
 import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
+import type { DiffusionPipeline, Logger, OodCalibration } from '../pipeline/index.ts';
 import { auroc, oodScore } from '../stats/index.ts';
 import { escapeHtml, portablePath } from '../util/index.ts';
 
@@ -21,10 +21,11 @@ export interface OodOptions {
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Compare the in-distribution scores (from the evaluated split) with each other data set's. */
-export async function oodDetection(p: DiffusionPipeline, inScores: readonly number[], cfg: ClassifyConfig, o: OodOptions, logger?: Logger, signal?: AbortSignal): Promise<OodReport> {
+export async function oodDetection(p: DiffusionPipeline, inScores: readonly number[], cfg: ClassifyConfig, o: OodOptions, fit: OodCalibration | null, logger?: Logger, signal?: AbortSignal): Promise<OodReport> {
   const split = parseSplitName(o.split ?? 'test');
   if (!split) throw new Error(`OOD split must be train, val or test, got '${o.split}'`);
-  const threshold = p.calibration?.ood?.threshold ?? null;
+  // null: no threshold fitted for these settings (classifySettings checks the window and mirror view)
+  const threshold = fit?.threshold ?? null;
   const flagRate = (s: readonly number[]) => (threshold === null ? null : s.filter((x) => x > threshold).length / s.length);
   const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, earlyStop: 'off', keepErrors: false });
   const sets: OodSetResult[] = [];

@@ -180,6 +180,12 @@ export function loadPipeline(dir: string, o: LoadPipelineOptions = {}): Diffusio
   if (!arrays && selected) { weights = selected; arrays = ck.model; }
   if (!arrays) throw new Error(`${ck.dir} has no EMA weights; use --weights raw`);
   const file = arrays === ck.ema ? 'ema.safetensors' : 'model.safetensors';
+  const weightsSha256 = ck.state.files[file]?.sha256 ?? '';
+  // the calibration is read (and checked) before any tensor exists, so a broken one leaks nothing
+  const calibration = o.calibration === false ? null : loadCalibration(ck.dir, weightsSha256, (m) => o.logger?.warn?.(m));
+  if (calibration && calibration.positive >= config.classNames.length) {
+    throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'positive' is class ${calibration.positive}, but the model has ${config.classNames.length} classes (${config.classNames.join(', ')}); run meddiff calibrate again`);
+  }
   const denoiser = createDenoiser(config.model);
   try {
     denoiser.params.loadNamedArrays(arrays, path.join(ck.dir, file));
@@ -192,12 +198,7 @@ export function loadPipeline(dir: string, o: LoadPipelineOptions = {}): Diffusio
     denoiser.dispose();
     throw new Error(`${ck.dir}: state.json names classes ${classNames.join(', ')} but config.json ${config.classNames.join(', ')}`);
   }
-  const weightsSha256 = ck.state.files[file]?.sha256 ?? '';
-  const calibration = o.calibration === false ? null : loadCalibration(ck.dir, weightsSha256, o.logger?.warn ?? (() => {}));
-  if (calibration && calibration.positive >= classNames.length) {
-    denoiser.dispose();
-    throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'positive' is class ${calibration.positive}, but the model has ${classNames.length} classes (${classNames.join(', ')}); run meddiff calibrate again`);
-  }
+
   return new DiffusionPipeline({ denoiser, config, calibration, weights, weightsSha256, step: ck.state.step, dir: ck.dir, dtype: info.fp16 ? 'F16' : undefined });
 }
 

@@ -102,10 +102,20 @@ function validationFor(ds: Dataset, pipeline: DiffusionPipeline, train: TrainCon
   };
 }
 
+function savedModelConfig(out: string): UNetConfig | null {
+  for (const dir of ['checkpoint', 'checkpoint.old']) {
+    const f = path.join(out, dir, 'config.json');
+    if (!fs.existsSync(f)) continue;
+    try { return validateUNetConfig((JSON.parse(fs.readFileSync(f, 'utf8')) as { model: UNetConfig }).model); } catch { return null; }
+  }
+  return null;
+}
+
 /** The model config: a preset scaled to the array side (a JSON file is taken as written), with overrides. */
 function modelConfigFor(base: Partial<UNetConfig> & { preset?: string }, overrides: Partial<UNetConfig> | undefined, arraySide: number, inChannels: number, numClasses: number): UNetConfig {
   const { preset, ...fromFile } = base;
-  const start = preset ? presetConfig(preset, { imageSize: arraySide, inChannels, numClasses }) : { ...fromFile };
+  // a JSON file may name a preset and change some of its fields: the scaled preset, then the file's fields
+  const start = preset ? { ...presetConfig(preset, { imageSize: arraySide, inChannels, numClasses }), ...fromFile } : { ...fromFile };
   return validateUNetConfig({ ...start, ...overrides, imageSize: arraySide, inChannels, numClasses });
 }
 
@@ -113,7 +123,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   const warn = o.onWarning ?? ((m: string) => o.logger?.warn?.(m));
   const requested = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
-  const provisional = base.preset ? UNET_PRESETS[base.preset]! : validateUNetConfig({ ...base, ...o.model });
+  const provisional = validateUNetConfig({ ...base, ...o.model });
   const imageSize = o.imageSize ?? provisional.imageSize * 2;
   if (!Number.isInteger(imageSize) || imageSize < 2 || imageSize % 2 !== 0) throw new Error(`--image-size must be an even number of pixels (one Haar stage halves it), got ${imageSize}`);
   const dataset = await openDataset(o.data, {
@@ -129,7 +139,15 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: Math.min(requested.microBatch, trainSize) });
     if (trainSize % train.microBatch !== 0) train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: trainSize });
   }
-  const modelCfg = modelConfigFor(base, o.model, imageSize / 2, 4 * dataset.channels, dataset.classNames.length);
+  let modelCfg = modelConfigFor(base, o.model, imageSize / 2, 4 * dataset.channels, dataset.classNames.length);
+  if (o.resume && base.preset) {
+    // a run started before presets scaled with the image size keeps the network it was built with
+    const saved = savedModelConfig(o.out);
+    if (saved && JSON.stringify(saved) !== JSON.stringify(modelCfg) && saved.imageSize === modelCfg.imageSize && saved.inChannels === modelCfg.inChannels && saved.numClasses === modelCfg.numClasses) {
+      warn(`resuming with the model config stored in ${o.out}/checkpoint (preset '${base.preset}' as it was when the run started)`);
+      modelCfg = saved;
+    }
+  }
   const model = createDenoiser(modelCfg, train.seed);
   const pipeline = createPipeline({
     denoiser: model, classNames: dataset.classNames, schedule: defaultSchedule(modelCfg), train: train as unknown as Record<string, unknown>,

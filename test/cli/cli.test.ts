@@ -103,6 +103,13 @@ test('bad input gets a clear error naming the argument or file', () => {
     assert.match(r.err, re, `${args.join(' ')} → ${r.err}`);
   }
   assert.equal(fs.readFileSync(path.join(notModel, 'keep.txt'), 'utf8'), 'do not delete');
+  // one bad file among good ones: the good one is still answered, the bad one gets its error, exit code 1
+  const mixed = run('classify', '--model', m, '--n', '2', '--json', 'data/fixtures/nih_cxr14_00000001_000.png', bad);
+  assert.equal(mixed.code, 1, mixed.err);
+  const j = JSON.parse(mixed.out);
+  assert.equal(j.failed, 1);
+  assert.ok(['normal', 'pneumonia'].includes(j.results[0].prediction), JSON.stringify(j.results[0]));
+  assert.match(j.results[1].error, /corrupt\.png: cannot decode image/);
 });
 
 test('calibrate --search-t stores a time window and threshold that classify and evaluate then use', () => {

@@ -216,3 +216,27 @@ test('classifyFiles answers every readable file and gives the others their error
     p.dispose();
   }
 });
+
+test('classify: names label the inputs, a caller\'s own threshold is not called calibrated, an OOD threshold holds only for its window', async () => {
+  const p = medmnistLike();
+  try {
+    const bytes = fs.readFileSync(XRAY);
+    await assert.rejects(classify(p, [new Uint8Array(10)], { names: ['upload.png'], n: 2 }), /upload\.png: cannot decode image/);
+    p.calibration = {
+      kind: 'vote-share-threshold', positive: 1, threshold: 0.5, fittedOn: { split: 'val', images: 1, n: 2, balancedAccuracy: 1, uncalibratedBalancedAccuracy: 1 },
+      ood: { score: 'min-class-mean-error', threshold: 1e9, quantile: 0.98, fittedOn: { split: 'val', images: 1, n: 2, tRange: [0, 1], mirror: false } },
+    };
+    const [a] = await classify(p, [bytes], { names: ['xray.png'], n: 2 });
+    assert.equal(a!.calibrated, true);
+    assert.equal(a!.ood!.flagged, false);
+    const [b] = await classify(p, [bytes], { n: 2, decisionThreshold: { positive: 1, threshold: 0.3 } });
+    assert.equal(b!.calibrated, false, 'the caller\'s threshold decided, not the calibration');
+    assert.equal(b!.threshold!.value, 0.3);
+    const warnings: string[] = [];
+    const [c] = await classify(p, [bytes], { n: 2, tRange: [0.5, 1], logger: { warn: (m) => warnings.push(m) } });
+    assert.equal(c!.ood, null, 'scores from another window are not compared with this threshold');
+    assert.ok(warnings.some((w) => /out-of-distribution threshold was fitted with pairs at t ∈ \[0, 1\]/.test(w)), warnings.join('\n'));
+  } finally {
+    p.dispose();
+  }
+});

@@ -397,9 +397,9 @@ describe('native addon', () => {
     }
   });
 
-  test('initRuntime with MEDDIFF_NATIVE=0 prints the fallback notice and uses wasm', () => {
+  test('initRuntime({ log: true }) with MEDDIFF_NATIVE=0 prints the fallback notice and uses wasm', () => {
     const url = new URL('../../src/runtime/index.ts', import.meta.url).href;
-    const code = `import(${JSON.stringify(url)}).then(async (m) => { const i = await m.initRuntime(); console.log(JSON.stringify({ b: i.backend, e: i.nativeError })); })`;
+    const code = `import(${JSON.stringify(url)}).then(async (m) => { const i = await m.initRuntime({ log: true }); console.log(JSON.stringify({ b: i.backend, e: i.nativeError })); })`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
       encoding: 'utf8', env: { ...process.env, MEDDIFF_NATIVE: '0', MEDDIFF_BACKEND: '' }, timeout: 60_000,
     });
@@ -407,6 +407,12 @@ describe('native addon', () => {
     assert.match(r.stderr, /meddiff: backend wasm \(native addon unavailable \(disabled by MEDDIFF_NATIVE=0\); using pure wasm\)/);
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { b: string; e: string };
     assert.equal(last.b, 'wasm');
+    // the library itself says nothing unless asked (the CLI asks)
+    const quiet = spawnSync(process.execPath, ['--import', 'tsx', '-e', code.replace('initRuntime({ log: true })', 'initRuntime()')], {
+      encoding: 'utf8', env: { ...process.env, MEDDIFF_NATIVE: '0', MEDDIFF_BACKEND: '' }, timeout: 60_000,
+    });
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /meddiff: backend/);
   });
 
   test('native kernels ran natively (no silent fallbacks)', { skip: info.backend !== 'native' && 'not on the native backend' }, () => {
