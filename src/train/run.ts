@@ -140,11 +140,14 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     if (trainSize % train.microBatch !== 0) train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: trainSize });
   }
   let modelCfg = modelConfigFor(base, o.model, imageSize / 2, 4 * dataset.channels, dataset.classNames.length);
-  if (o.resume && base.preset) {
+  if (o.resume && base.preset && !o.model) {
     // a run started before presets scaled with the image size keeps the network it was built with
+    // (then: the preset with only imageSize, channels and classes replaced); any other difference is refused by resume()
     const saved = savedModelConfig(o.out);
-    if (saved && JSON.stringify(saved) !== JSON.stringify(modelCfg) && saved.imageSize === modelCfg.imageSize && saved.inChannels === modelCfg.inChannels && saved.numClasses === modelCfg.numClasses) {
-      warn(`resuming with the model config stored in ${o.out}/checkpoint (preset '${base.preset}' as it was when the run started)`);
+    let legacy: UNetConfig | null = null;
+    try { legacy = validateUNetConfig({ ...UNET_PRESETS[base.preset]!, ...base, preset: undefined, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length } as Partial<UNetConfig>); } catch { /* unbuildable unscaled: no such old run */ }
+    if (saved && legacy && JSON.stringify(saved) === JSON.stringify(legacy) && JSON.stringify(saved) !== JSON.stringify(modelCfg)) {
+      warn(`resuming with the model config stored in ${o.out}/checkpoint (preset '${base.preset}' as it was before presets scaled with the image size)`);
       modelCfg = saved;
     }
   }
