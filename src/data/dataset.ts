@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { decodeImage } from './decode.ts';
+import { decodeImage, type DicomWindowRule } from './decode.ts';
 import { loadMedMNIST, type MedMNISTData } from './medmnist.ts';
 import { preprocessImage, preprocessU8, type ArrayResize, type FitMode } from './preprocess.ts';
 import { scanImageFolder, type FileListing, type LabeledFile } from './folder.ts';
@@ -26,6 +26,8 @@ export interface OpenDatasetOptions {
   fit?: FitMode;
   /** Files: side of the content inside the square, padded with black to imageSize (default imageSize). */
   contentSize?: number;
+  /** DICOM files: 'voi' (default: Window Center/Width when present) or 'range' (the data range). */
+  dicomWindow?: DicomWindowRule;
   /** npz arrays: 'auto' (default) pads 28→32, resizes bigger changes. */
   arrayResize?: ArrayResize;
   /** Splits to load (default all). Others stay unopened: saves time when only testing. */
@@ -185,7 +187,7 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   const decodeOne = async (i: number) => {
     const it = items[i];
     try {
-      const img = await decodeImage(it.path);
+      const img = await decodeImage(it.path, undefined, { window: opts.dicomWindow });
       channels ??= img.channels; // default: the first decoded file's channel count
       images[i] = await preprocessImage(img, { size, channels, fit: opts.fit, contentSize: opts.contentSize });
     } catch (e) {

@@ -12,12 +12,15 @@ import type { DecodedImage } from './image.ts';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.dcm', '.dicom'];
 
-export { decodeDicom, DICOM_UNCOMPRESSED, DICOM_COMPRESSED, MAX_FRAME_SAMPLES, type DicomDecodeOptions } from './dicom.ts';
+export { decodeDicom, DICOM_UNCOMPRESSED, DICOM_COMPRESSED, MAX_FRAME_SAMPLES, type DicomDecodeOptions, type DicomWindowRule } from './dicom.ts';
+import type { DicomWindowRule } from './dicom.ts';
 
 /** Options for decodeImage / decodeImageBytes. */
 export interface DecodeOptions {
   /** DICOM only: frame of a multi-frame image (0-based, default 0). Ignored for other formats. */
   frame?: number;
+  /** DICOM only: 'voi' (default, Window Center/Width when present) or 'range' (the data range). */
+  window?: DicomWindowRule;
 }
 
 /**

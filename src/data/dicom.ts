@@ -15,6 +15,11 @@ import type { CodecFrame } from './codecs/external.ts';
 export interface DicomDecodeOptions {
   /** Frame of a multi-frame image to decode (0-based, default 0). */
   frame?: number;
+  /**
+   * 'voi' (default): the file's Window Center/Width when present, else the data range; 'range':
+   * always the data range (what meddiff did before it read VOI; models trained then keep it).
+   */
+  window?: DicomWindowRule;
 }
 
 export const DICOM_UNCOMPRESSED: Record<string, string> = {
@@ -64,6 +69,8 @@ function dicomTsError(uid: string, path: string): Error {
 function parserMessage(e: unknown): string {
   return e instanceof Error ? e.message : typeof e === 'string' ? e : (e as { exception?: string })?.exception ?? String(e);
 }
+
+export type DicomWindowRule = 'voi' | 'range';
 
 /** Decode one frame (default the first) of a DICOM file. */
 export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: DicomDecodeOptions = {}): Promise<DecodedImage> {
@@ -217,7 +224,7 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     if (v > max) max = v;
   }
   const invert = photometric === 'MONOCHROME1'; // low values are white
-  const voi = readVoi(ds);
+  const voi = opts.window === 'range' ? undefined : readVoi(ds);
   let window: NonNullable<DecodedImage['window']>;
   if (voi) {
     const f = voiFunction(voi.center, voi.width, voi.fn);

@@ -12,7 +12,7 @@ function fail(where: string, field: string, msg: string): never {
 }
 
 export function validatePreprocessConfig(p: Partial<PreprocessConfig>, where = 'preprocess config'): PreprocessConfig {
-  const known = ['channels', 'imageSize', 'contentSize', 'fit', 'wavelet'];
+  const known = ['channels', 'imageSize', 'contentSize', 'fit', 'wavelet', 'dicomWindow'];
   for (const k of Object.keys(p)) if (!known.includes(k)) fail(where, `preprocess.${k}`, `is not a preprocessing option; allowed: ${known.join(', ')}`);
   if (p.channels !== 1 && p.channels !== 3) fail(where, 'preprocess.channels', `must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(p.channels)}`);
   const size = p.imageSize;
@@ -24,7 +24,9 @@ export function validatePreprocessConfig(p: Partial<PreprocessConfig>, where = '
   const w = p.wavelet ?? { levels: 1, scale: 'orthonormal' };
   if (w.levels !== 1) fail(where, 'preprocess.wavelet.levels', `must be 1 (one Haar stage), got ${JSON.stringify(w.levels)}`);
   if (!(SCALES as readonly string[]).includes(w.scale)) fail(where, 'preprocess.wavelet.scale', `must be one of ${SCALES.join(', ')}, got ${JSON.stringify(w.scale)}`);
-  return { channels: p.channels, imageSize: size, contentSize: content, fit, wavelet: { levels: 1, scale: w.scale } };
+  const dicomWindow = p.dicomWindow ?? 'voi';
+  if (dicomWindow !== 'voi' && dicomWindow !== 'range') fail(where, 'preprocess.dicomWindow', `must be 'voi' or 'range', got ${JSON.stringify(dicomWindow)}`);
+  return { channels: p.channels, imageSize: size, contentSize: content, fit, wavelet: { levels: 1, scale: w.scale }, dicomWindow };
 }
 
 /** The denoiser must see what the preprocessing makes: side / 2 and 4 × channels after one Haar stage. */
@@ -66,6 +68,8 @@ export function readPipelineConfig(raw: Record<string, unknown>, where = 'config
     pre = validatePreprocessConfig({
       channels: data.channels as 1 | 3, imageSize: data.imageSize as number, contentSize: (data.contentSize as number | undefined) ?? (data.imageSize as number),
       fit: fit as PreprocessConfig['fit'], wavelet: { levels: 1, scale: (train.haarScale as PreprocessConfig['wavelet']['scale'] | undefined) ?? 'orthonormal' },
+      // version 1 read DICOM by its data range only (Window Center/Width came later)
+      dicomWindow: 'range',
     }, where);
   }
   let schedule;

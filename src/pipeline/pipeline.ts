@@ -70,7 +70,7 @@ export class DiffusionPipeline {
       if (input.length !== this.pixelsPerImage) throw new Error(`${name ?? 'pixels'}: expected ${p.imageSize}×${p.imageSize}×${p.channels} = ${this.pixelsPerImage} values in [−1, 1], got ${input.length}`);
       return input;
     }
-    const img: DecodedImage = typeof input === 'string' || input instanceof Uint8Array ? await decodeImage(input, name) : input;
+    const img: DecodedImage = typeof input === 'string' || input instanceof Uint8Array ? await decodeImage(input, name, { window: p.dicomWindow }) : input;
     return preprocessImage(img, { size: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit });
   }
 
@@ -83,9 +83,9 @@ export class DiffusionPipeline {
   }
 
   /** Options that make openDataset see a data set exactly as this model's preprocessing does. */
-  datasetOptions(): Pick<OpenDatasetOptions, 'imageSize' | 'contentSize' | 'channels' | 'fit' | 'seed'> {
+  datasetOptions(): Pick<OpenDatasetOptions, 'imageSize' | 'contentSize' | 'channels' | 'fit' | 'dicomWindow' | 'seed'> {
     const p = this.preprocessing;
-    return { imageSize: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit, seed: this.splitSeed };
+    return { imageSize: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit, dicomWindow: p.dicomWindow, seed: this.splitSeed };
   }
 
   /** Seed of the 80/10/10 split drawn at training time (sources without splits), so evaluation uses the same split. */

@@ -1,5 +1,5 @@
 // Public types of the pipeline module: what a saved model folder holds, and what reaches it.
-import type { DecodedImage, FitMode } from '../data/index.ts';
+import type { DecodedImage, DicomWindowRule, FitMode } from '../data/index.ts';
 import type { HaarScale, ScheduleConfig } from '../diffusion/index.ts';
 import type { DenoiserConfig } from '../models/index.ts';
 
@@ -15,6 +15,11 @@ export interface PreprocessConfig {
   fit: FitMode;
   /** Haar stages between pixels and the denoiser (one: side / 2, channels × 4) and their scaling. */
   wavelet: { levels: 1; scale: HaarScale };
+  /**
+   * How DICOM values become [0, 1]: 'voi' (the file's Window Center/Width when present, else the
+   * data range) or 'range' (always the data range, as every model trained before VOI support).
+   */
+  dicomWindow: DicomWindowRule;
 }
 
 export const PIPELINE_FORMAT = 'meddiff-pipeline';

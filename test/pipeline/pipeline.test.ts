@@ -13,6 +13,7 @@ import { openDataset, stackSplit } from '../../src/data/index.ts';
 import { classify, classifyFiles, DiffusionClassifier } from '../../src/classify/index.ts';
 import { explain } from '../../src/explain/index.ts';
 import { trainFromData } from '../../src/train/index.ts';
+import { makeDicom } from '../data/helpers.ts';
 
 before(setup);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meddiff-pipeline-'));
@@ -67,7 +68,7 @@ test('a folder written before the pipeline (config.json v1) loads with the prepr
   const p = loadPipeline(folder);
   try {
     // an .npz path without 'fit' means MedMNIST's centre crop, as version 1 read it
-    assert.deepEqual(p.preprocessing, { channels: 1, imageSize: 32, contentSize: 28, fit: 'crop', wavelet: { levels: 1, scale: 'orthonormal' } });
+    assert.deepEqual(p.preprocessing, { channels: 1, imageSize: 32, contentSize: 28, fit: 'crop', wavelet: { levels: 1, scale: 'orthonormal' }, dicomWindow: 'range' });
     assert.equal(p.schedule.imageSize, 16);
     assert.equal(p.splitSeed, 3);
     assert.equal(p.step, 5);
@@ -238,5 +239,25 @@ test('classify: names label the inputs, a caller\'s own threshold is not called 
     assert.ok(warnings.some((w) => /out-of-distribution threshold was fitted with pairs at t ∈ \[0, 1\]/.test(w)), warnings.join('\n'));
   } finally {
     p.dispose();
+  }
+});
+
+test('DICOM windowing follows the model: Window Center/Width for new models, the data range for folders from before VOI', async () => {
+  // a 12-bit ramp whose window shows only the middle of the range
+  const rows = 32, cols = 32;
+  const pixels = Array.from({ length: rows * cols }, (_, i) => Math.round((i / (rows * cols - 1)) * 4095));
+  const dcm = makeDicom({ rows, cols, pixels, bitsStored: 12, windowCenter: 2048, windowWidth: 1024 });
+  const mk = (dicomWindow: 'voi' | 'range') => createPipeline({ denoiser: createDenoiser({ preset: 'tiny' }), classNames: ['a', 'b'], preprocess: { channels: 1, imageSize: 32, dicomWindow } });
+  const voi = mk('voi'), range = mk('range');
+  try {
+    const a = await voi.preprocess(dcm, 'w.dcm'), b = await range.preprocess(dcm, 'w.dcm');
+    // the range rule maps the ramp linearly from −1 to 1; the window saturates the first and last quarter
+    assert.ok(Math.abs(b[0]! + 1) < 1e-3 && Math.abs(b[b.length - 1]! - 1) < 1e-3);
+    assert.ok(Math.abs(a[100]! + 1) < 1e-3, 'below the window: black');
+    assert.ok(Math.abs(a[a.length - 100]! - 1) < 1e-3, 'above the window: white');
+    assert.ok(Math.abs(a[(rows * cols) / 2]! - b[(rows * cols) / 2]!) < 0.01, 'both agree at the window centre');
+  } finally {
+    voi.dispose();
+    range.dispose();
   }
 });
