@@ -1,7 +1,7 @@
 // calibrate() as a library call: classify a VALIDATION split with a pipeline, fit the vote-share
 // threshold (and optionally the time window), store it beside the weights.
-import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
-import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
+import { parseSplitName } from '../data/index.ts';
+import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger, type OodCalibration } from '../pipeline/index.ts';
 import { accuracy, balancedAccuracy, defaultPositiveClass, oodScore, quantile, thresholdDecisions } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { fitPlatt, fitVoteThreshold } from './calibrate.ts';
@@ -65,21 +65,21 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   if (cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error(`calibration needs the vote shares over all N pairs of every image; drop --early-stop ${cfg.earlyStop}`);
   const objective = o.objective ?? 'balanced-accuracy';
   if (objective !== 'balanced-accuracy' && objective !== 'accuracy') throw new Error(`objective must be 'balanced-accuracy' or 'accuracy', got '${String(objective)}'`);
-  const ds = await openDataset(o.data, { ...p.datasetOptions(), split, onWarning: (m) => o.logger?.warn?.(m) });
-  if (ds.classNames.join('\n') !== p.classNames.join('\n')) throw new Error(`the model's classes (${p.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')})`);
-  const { images, labels, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
-  if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
+  const { images, labels, count } = await p.loadSplit(o.data, split, { limit: o.limit, logger: o.logger, sameClasses: true });
   const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, keepErrors: search });
   const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
-  const ood = { score: 'min-class-mean-error' as const, threshold: quantile(r.map((x) => oodScore(x.meanErrors)), q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange: clf.cfg.tRange, mirror: clf.cfg.mirror } };
-  if (base) {
-    const cal: Calibration = { ...base, ood };
-    const saveIt = o.save ?? p.dir !== null;
-    if (saveIt && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
-    const file = saveIt ? saveCalibration(p.dir!, cal) : null;
+  // the OOD threshold from the scores over the pairs classify will draw: those in `tRange`
+  const fitOod = (tRange: [number, number], scores: number[]): OodCalibration => ({
+    score: 'min-class-mean-error', threshold: quantile(scores, q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange, mirror: clf.cfg.mirror },
+  });
+  const store = (cal: Calibration, win: TimeWindowFit | null): CalibrateResult => {
+    const save = o.save ?? p.dir !== null;
+    if (save && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
+    const file = save ? saveCalibration(p.dir!, cal) : null;
     p.calibration = cal;
-    return { calibration: cal, window: null, file };
-  }
+    return { calibration: cal, window: win, file };
+  };
+  if (base) return store({ ...base, ood: fitOod(clf.cfg.tRange, r.map((x) => oodScore(x.meanErrors))) }, null);
   const positive = defaultPositiveClass(p.classNames);
   let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
   let win: TimeWindowFit | null = null;
@@ -100,7 +100,9 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   };
   if (platt) cal.platt = { a: platt.a, b: platt.b };
   // with a searched window, classify will draw its pairs there: score the images on those pairs only
-  cal.ood = win ? { ...ood, threshold: quantile(r.map((x) => oodScore(windowVote({ errors: x.errors!, times: x.times! }, 2, win!.tRange[0], win!.tRange[1]).means)), q), fittedOn: { ...ood.fittedOn, tRange: win.tRange } } : ood;
+  cal.ood = win
+    ? fitOod(win.tRange, r.map((x) => oodScore(windowVote({ errors: x.errors!, times: x.times! }, 2, win!.tRange[0], win!.tRange[1]).means)))
+    : fitOod(clf.cfg.tRange, r.map((x) => oodScore(x.meanErrors)));
   cal.weightsSha256 = p.weightsSha256;
   if (clf.cfg.mirror) cal.mirror = true;
   // the window the threshold was fitted in, so the classifier draws its pairs there too
@@ -109,9 +111,5 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
     cal.tRange = win.tRange;
     cal.window = { fullRangeBalancedAccuracy: win.fullRangeBalancedAccuracy, windowsTried: win.windowsTried, pairsPerImage: clf.cfg.n, searched: win.searched, significance: o.significance ?? 0.05 };
   }
-  const save = o.save ?? p.dir !== null;
-  if (save && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
-  const file = save ? saveCalibration(p.dir!, cal) : null;
-  p.calibration = cal;
-  return { calibration: cal, window: win, file };
+  return store(cal, win);
 }

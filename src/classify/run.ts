@@ -1,7 +1,7 @@
 // classify() as a library call: inputs (paths, bytes, decoded or preprocessed images) through the
 // pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
 // decision `meddiff classify` gives as first-class fields.
-import type { Calibration, DiffusionPipeline, ImageInput, Logger, OodCalibration } from '../pipeline/index.ts';
+import { inputNames, type Calibration, type DiffusionPipeline, type ImageInput, type Logger, type OodCalibration } from '../pipeline/index.ts';
 import { oodScore, thresholdUncertainty } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
@@ -125,7 +125,7 @@ export interface InputOutcome { name: string; result: Classification | null; err
  * error. Results equal classify()'s for the same inputs (each image's pairs depend on it alone).
  */
 export async function classifyFiles(p: DiffusionPipeline, inputs: readonly ImageInput[], o: ClassifyOptions & { names?: readonly string[] } = {}) {
-  const names = inputs.map((x, i) => o.names?.[i] ?? (typeof x === 'string' ? x : `input ${i}`));
+  const names = inputNames(inputs, o.names);
   const px = p.pixelsPerImage;
   const good: number[] = [], errors: (string | null)[] = [];
   const pixels: Float32Array[] = [];

@@ -3,7 +3,6 @@
 // of a split. scripts/ci-check.mjs writes it into ci-check.json; test/models/shipped.test.ts
 // measures it again on every CI run — both through this one function.
 import { classifyPixels } from '../classify/index.ts';
-import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import type { DiffusionPipeline } from '../pipeline/index.ts';
 
 export interface SubsetCheckSpec { data: string; split: string; images: number; n: number; seed: number }
@@ -11,10 +10,7 @@ export interface SubsetCheckSpec { data: string; split: string; images: number; 
 export interface SubsetCheckResult { accuracy: number; images: number; predictions: number[]; labels: number[]; calibrated: boolean; tRange: [number, number]; mirror: boolean }
 
 export async function measureSubset(p: DiffusionPipeline, s: SubsetCheckSpec): Promise<SubsetCheckResult> {
-  const split = parseSplitName(s.split);
-  if (!split) throw new Error(`split must be train, val or test, got '${s.split}'`);
-  const ds = await openDataset(s.data, { ...p.datasetOptions(), split });
-  const { images, labels, count } = stackSplit(ds.split(split), { limit: s.images, spread: true });
+  const { images, labels, count } = await p.loadSplit(s.data, s.split, { limit: s.images, sameClasses: true });
   const { results, settings } = classifyPixels(p, images, count, { n: s.n, seed: s.seed, keepErrors: false });
   const predictions = results.map((r) => r.predicted);
   return {

@@ -2,7 +2,6 @@
 // `classify` would), optionally explain the first images, and write the report once.
 import path from 'node:path';
 import { classifySettings, DiffusionClassifier, type ClassifyConfig, type ClassifyProgress } from '../classify/index.ts';
-import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import { explainImages, explanationTable, type ExplainConfig } from '../explain/index.ts';
 import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
 import { defaultPositiveClass, oodScore } from '../stats/index.ts';
@@ -37,14 +36,7 @@ export interface EvaluateOptions {
 
 /** Classify a split of a data set with a pipeline and write report.html, report.json, predictions.csv and the plots. */
 export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promise<ReportSummary> {
-  const split = parseSplitName(o.split ?? 'test');
-  if (!split) throw new Error(`--split must be train, val or test, got '${o.split}'`);
-  const ds = await openDataset(o.data, { ...p.datasetOptions(), split, onWarning: (m) => o.logger?.warn?.(m) });
-  if (ds.classNames.join('\n') !== p.classNames.join('\n')) {
-    throw new Error(`the model's classes (${p.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); evaluate on data with the same classes`);
-  }
-  const { images, labels, ids: rawIds, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
-  if (count === 0) throw new Error(`split '${split}' of ${o.data} is empty`);
+  const { split, images, labels, ids: rawIds, count } = await p.loadSplit(o.data, o.split ?? 'test', { limit: o.limit, logger: o.logger, sameClasses: true });
   const ids = rawIds.map((id) => (path.isAbsolute(id) ? portablePath(id) : id));
   const settings = classifySettings(p, { ...o.classify, calibration: o.calibration, logger: o.logger });
   const cfg = settings.config, cal = settings.stored;

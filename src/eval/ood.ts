@@ -1,7 +1,6 @@
 // How well the OOD score tells this model's data from other data: detection AUROC of the
 // in-distribution split against each other data set, and how many images the stored threshold flags.
 import { DiffusionClassifier, type ClassifyConfig } from '../classify/index.ts';
-import { openDataset, parseSplitName, stackSplit } from '../data/index.ts';
 import type { DiffusionPipeline, Logger, OodCalibration } from '../pipeline/index.ts';
 import { auroc, oodScore } from '../stats/index.ts';
 import { escapeHtml, portablePath } from '../util/index.ts';
@@ -22,17 +21,13 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 
 /** Compare the in-distribution scores (from the evaluated split) with each other data set's. */
 export async function oodDetection(p: DiffusionPipeline, inScores: readonly number[], cfg: ClassifyConfig, o: OodOptions, fit: OodCalibration | null, logger?: Logger, signal?: AbortSignal): Promise<OodReport> {
-  const split = parseSplitName(o.split ?? 'test');
-  if (!split) throw new Error(`OOD split must be train, val or test, got '${o.split}'`);
   // null: no threshold fitted for these settings (classifySettings checks the window and mirror view)
   const threshold = fit?.threshold ?? null;
   const flagRate = (s: readonly number[]) => (threshold === null ? null : s.filter((x) => x > threshold).length / s.length);
   const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, earlyStop: 'off', keepErrors: false });
   const sets: OodSetResult[] = [];
   for (const data of o.data) {
-    const ds = await openDataset(data, { ...p.datasetOptions(), split, onWarning: (m) => logger?.warn?.(m) });
-    const { images, count } = stackSplit(ds.split(split), { limit: o.limit, spread: true });
-    if (count === 0) throw new Error(`${data}: split '${split}' is empty`);
+    const { split, images, count } = await p.loadSplit(data, o.split ?? 'test', { limit: o.limit, logger });
     const scores = clf.classify(images, count, { signal }).map((r) => oodScore(r.meanErrors));
     const labels = [...inScores.map(() => 0), ...scores.map(() => 1)];
     sets.push({ data: portablePath(data), split, images: count, auroc: auroc(labels, [...inScores, ...scores], 1), flagRate: flagRate(scores), meanScore: mean(scores) });

@@ -35,6 +35,9 @@ export interface CheckpointContents {
 
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
 
+/** What state.json records of a file: its size and SHA-256. */
+export const fileRecord = (bytes: Uint8Array) => ({ bytes: bytes.length, sha256: sha256(bytes) });
+
 export function saveCheckpoint(dir: string, c: CheckpointContents, opts: { dtype?: SafetensorsDtype } = {}): void {
   // The swap below replaces `dir` wholesale: never do that to a folder that is not a checkpoint.
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0 && !fs.existsSync(path.join(dir, 'state.json'))) {
@@ -49,7 +52,7 @@ export function saveCheckpoint(dir: string, c: CheckpointContents, opts: { dtype
     const files: CheckpointState['files'] = {};
     const put = (name: string, bytes: Uint8Array) => {
       writeFileAtomic(path.join(tmp, name), bytes);
-      files[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+      files[name] = fileRecord(bytes);
     };
     put('config.json', new TextEncoder().encode(JSON.stringify(c.config, null, 2) + '\n'));
     put('model.safetensors', encodeSafetensors(c.model, { dtype: opts.dtype, metadata: { format: 'meddiff', step: String(c.state.step) } }));

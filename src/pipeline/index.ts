@@ -1,5 +1,5 @@
 // Public surface of src/pipeline: the saved model folder as one object.
-export { DiffusionPipeline, createPipeline, loadPipeline, resolveModelDir, upgradeModelFolder } from './pipeline.ts';
+export { DiffusionPipeline, createPipeline, inputNames, loadPipeline, resolveModelDir, upgradeModelFolder } from './pipeline.ts';
 export type { PipelineParts, LoadPipelineOptions } from './pipeline.ts';
 export { readPipelineConfig, pipelineConfigJson, validatePreprocessConfig, checkModelFits, defaultSchedule } from './config.ts';
 export { PIPELINE_FORMAT, PIPELINE_VERSION } from './types.ts';

@@ -2,15 +2,14 @@
 // pixels to the array it sees, the noise schedule, the class names, the calibration and which
 // weights are used. Everything that touches a model — training, classify, explain, sample,
 // evaluate, calibrate — goes through it, so there is one way for an image to reach the model.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../runtime/index.ts';
 import { portablePath, writeFileAtomic } from '../util/index.ts';
 import { haarForward, haarInverse, type ScheduleConfig } from '../diffusion/index.ts';
 import { createDenoiser, type Denoiser, type DenoiserConfig, type SafetensorsDtype } from '../models/index.ts';
-import { decodeImage, preprocessImage, type DecodedImage, type OpenDatasetOptions } from '../data/index.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { decodeImage, openDataset, parseSplitName, preprocessImage, stackSplit, type DecodedImage, type OpenDatasetOptions, type SplitName, type StackedSplit } from '../data/index.ts';
+import { fileRecord, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { CALIBRATION_FILE, loadCalibration, saveCalibration } from './calibration.ts';
 import { checkModelFits, defaultSchedule, pipelineConfigJson, readPipelineConfig, validatePreprocessConfig } from './config.ts';
 import { PIPELINE_FORMAT, PIPELINE_VERSION, type Calibration, type ImageInput, type Logger, type PipelineConfig, type PreprocessConfig } from './types.ts';
@@ -74,12 +73,28 @@ export class DiffusionPipeline {
     return preprocessImage(img, { size: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit });
   }
 
-  /** Several inputs as one NHWC batch; errors name the input (its path, or its index). */
+  /** Several inputs as one NHWC batch; errors name the input (inputNames). */
   async preprocessBatch(inputs: readonly ImageInput[], names?: readonly string[]): Promise<Float32Array> {
-    const px = this.pixelsPerImage;
+    const px = this.pixelsPerImage, labels = inputNames(inputs, names);
     const out = new Float32Array(inputs.length * px);
-    for (const [i, x] of inputs.entries()) out.set(await this.preprocess(x, names?.[i] ?? (typeof x === 'string' ? x : `input ${i}`)), i * px);
+    for (const [i, x] of inputs.entries()) out.set(await this.preprocess(x, labels[i]), i * px);
     return out;
+  }
+
+  /**
+   * A split of a data set as this model sees it (its preprocessing and split seed) as one NHWC
+   * batch: all images, or `limit` of them spread evenly. `sameClasses` refuses data whose classes differ.
+   */
+  async loadSplit(data: string, split: string, o: { limit?: number; logger?: Logger; sameClasses?: boolean } = {}): Promise<StackedSplit & { split: SplitName }> {
+    const name = parseSplitName(split);
+    if (!name) throw new Error(`split must be train, val or test, got '${split}'`);
+    const ds = await openDataset(data, { ...this.datasetOptions(), split: name, onWarning: (m) => o.logger?.warn?.(m) });
+    if (o.sameClasses && ds.classNames.join('\n') !== this.classNames.join('\n')) {
+      throw new Error(`the model's classes (${this.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); use data with the same classes`);
+    }
+    const s = stackSplit(ds.split(name), { limit: o.limit, spread: true });
+    if (s.count === 0) throw new Error(`split '${name}' of ${data} is empty`);
+    return { ...s, split: name };
   }
 
   /** Options that make openDataset see a data set exactly as this model's preprocessing does. */
@@ -132,6 +147,11 @@ export class DiffusionPipeline {
   }
 
   dispose(): void { this.denoiser.dispose(); }
+}
+
+/** How inputs are named in errors and results: the given name, the path, or `input i`. */
+export function inputNames(inputs: readonly ImageInput[], names?: readonly string[]): string[] {
+  return inputs.map((x, i) => names?.[i] ?? (typeof x === 'string' ? x : `input ${i}`));
 }
 
 /** A pipeline around a denoiser in memory (training, tests): the config follows the denoiser's. */
@@ -218,7 +238,7 @@ export function upgradeModelFolder(dir: string): { changed: boolean; file: strin
   writeFileAtomic(file, bytes);
   const statePath = path.join(ck.dir, 'state.json');
   const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
-  state.files['config.json'] = { bytes: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
+  state.files['config.json'] = fileRecord(bytes);
   writeFileAtomic(statePath, JSON.stringify(state, null, 2) + '\n');
   return { changed: true, file };
 }
