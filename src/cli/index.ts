@@ -7,6 +7,7 @@ import { evaluateCommand } from './evaluate.ts';
 import { explainCommand } from './explain.ts';
 import { calibrateCommand } from './calibrate.ts';
 import { exportCommand } from './export.ts';
+import { serveCommand } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(explainCommand());
   program.addCommand(calibrateCommand());
   program.addCommand(exportCommand());
+  program.addCommand(serveCommand());
   return program;
 }
 

@@ -3,7 +3,7 @@ export { Rng, hashSeed, type RngState } from '../util/index.ts';
 export { parseNpy, parseNpyHeader, npyToNumbers, writeNpy, type NpyArray, type NpyDtype, type NpyData, type NpyHeader } from './npy.ts';
 export { NpzArchive, readNpz, writeNpz, type NpzEntryInfo } from './npz.ts';
 export { loadMedMNIST, medmnistFromArchive, medmnistStem, MEDMNIST_CLASSES, type MedMNISTData, type ImageArraySplit, type LoadMedMNISTOptions } from './medmnist.ts';
-export { decodeImage, decodeImageBytes, decodeDicom, IMAGE_EXTENSIONS, DICOM_UNCOMPRESSED, type DecodedImage, type DicomWindowRule } from './decode.ts';
+export { decodeImage, decodeImageBytes, decodeDicom, IMAGE_EXTENSIONS, DICOM_UNCOMPRESSED, MAX_IMAGE_PIXELS, type DecodedImage, type DicomWindowRule } from './decode.ts';
 export {
   preprocessImage, preprocessU8, loadImageFile, padCenter, toUnitRange, convertChannels, unitToSigned, resizeUnit,
   type FitMode, type ArrayResize, type PreprocessOptions, type ArrayPreprocessOptions,

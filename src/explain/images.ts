@@ -3,6 +3,8 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '../util/index.ts';
 
 export interface RgbImage { data: Uint8Array; width: number; height: number; channels: 1 | 3 }
+/** 8-bit pixels, interleaved: grey, RGB, or RGBA (overlays). */
+export interface PixelImage { data: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 }
 
 /** HWC floats in [−1, 1] → 8-bit pixels (clipped). */
 export function toUint8(data: Float32Array, width: number, height: number, channels: 1 | 3): RgbImage {
@@ -34,7 +36,7 @@ export function grid(panels: RgbImage[], cols: number, gap = 2): RgbImage {
 }
 
 /** Nearest-neighbour upscale so 28–32 px panels are visible. */
-export function upscale(img: RgbImage, factor: number): RgbImage {
+export function upscale<T extends PixelImage>(img: T, factor: number): T {
   if (factor === 1) return img;
   const W = img.width * factor, H = img.height * factor, c = img.channels;
   const out = new Uint8Array(W * H * c);
@@ -44,10 +46,10 @@ export function upscale(img: RgbImage, factor: number): RgbImage {
       for (let ch = 0; ch < c; ch++) out[(y * W + x) * c + ch] = img.data[src + ch]!;
     }
   }
-  return { data: out, width: W, height: H, channels: c };
+  return { ...img, data: out, width: W, height: H };
 }
 
-export async function encodePng(img: RgbImage): Promise<Buffer> {
+export async function encodePng(img: PixelImage): Promise<Buffer> {
   return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels } }).png().toBuffer();
 }
 

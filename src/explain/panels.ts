@@ -1,6 +1,6 @@
 // Pictures of an explanation: difference maps in a diverging colour map (blue = the model would
 // remove intensity, red = it would add it) or a sequential one for |Δ|, and overlays on the input.
-import { toUint8, type RgbImage } from './images.ts';
+import { toUint8, type PixelImage, type RgbImage } from './images.ts';
 
 /** Blue (−1) → white (0) → red (+1), for signed maps. */
 function diverging(v: number): [number, number, number] {
@@ -39,4 +39,17 @@ export function overlayImage(input: Float32Array, channels: number, d: Float32Ar
     for (let ch = 0; ch < 3; ch++) out[p * 3 + ch] = Math.round((1 - a) * g + a * col[ch]!);
   }
   return { data: out, width, height, channels: 3 };
+}
+
+/**
+ * The difference map as RGBA for laying over the input at any opacity (the web app's slider):
+ * the map's colour, alpha following |Δ| so unchanged pixels stay transparent.
+ */
+export function differenceOverlayImage(d: Float32Array, width: number, height: number, signed: boolean, scale = mapScale(d)): PixelImage {
+  const out = new Uint8Array(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    out.set(signed ? diverging(d[p]! / scale) : heat(d[p]! / scale), p * 4);
+    out[p * 4 + 3] = Math.round(255 * Math.min(1, Math.abs(d[p]!) / scale));
+  }
+  return { data: out, width, height, channels: 4 };
 }

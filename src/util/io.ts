@@ -30,3 +30,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     throw new Error(`cannot write ${file}: ${e.message}${hint}`);
   }
 }
+
+/** A JSON object from a file, or null when the file is missing, unreadable or not a JSON object (for optional files). */
+export function readJsonOrNull(file: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
+  } catch { return null; }
+}
