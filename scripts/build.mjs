@@ -10,11 +10,15 @@
 //   - `--out-dir <dir>` builds elsewhere (scripts/pack-test.mjs, which must not touch the repo's dist/).
 //   - As `prepare` without TypeScript installed (`npm ci --omit=dev`) it prints one line and exits 0;
 //     bin/meddiff.js then says what to run.
+//   - The web app of `meddiff serve` is bundled into dist/ui/ with esbuild (scripts/build-ui.mjs);
+//     without esbuild (a dev dependency) that step prints one line and the build goes on: the server
+//     then says what to run.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildUi } from './build-ui.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outAt = process.argv.indexOf('--out-dir');
@@ -61,4 +65,16 @@ function walk(dir) {
   }
 }
 walk(dist);
-process.stdout.write(`meddiff: built ${outAt > 0 ? dist : 'dist'}/ in ${((performance.now() - t0) / 1000).toFixed(1)} s (${files} declaration files, ${rewritten} import paths rewritten to .js)\n`);
+
+let ui = ', web app in ui/';
+try {
+  await buildUi({ outDir: path.join(dist, 'ui') });
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes("'esbuild'")) {
+    process.stderr.write(`meddiff: build failed (the web app: ${e?.message ?? e})\n`);
+    process.exit(1);
+  }
+  process.stdout.write('meddiff: esbuild is not installed (a dev dependency), the web app of meddiff serve not built; run npm install, then npm run build\n');
+  ui = ', no web app';
+}
+process.stdout.write(`meddiff: built ${outAt > 0 ? dist : 'dist'}/ in ${((performance.now() - t0) / 1000).toFixed(1)} s (${files} declaration files, ${rewritten} import paths rewritten to .js${ui})\n`);

@@ -35,6 +35,7 @@ const MODEL = path.join(root, 'models', 'pneumoniamnist-unet');
 const IMAGES = ['nih_cxr14_00000001_000.png', 'nih_cxr14_00027426_000.png'].map((f) => path.join(root, 'data', 'fixtures', f));
 // In the tarball: these must be there, nothing under these may be.
 const MUST = ['package.json', 'README.md', 'LICENSE', 'bin/meddiff.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/index.js',
+  'dist/server/worker.js', 'dist/ui/index.html', 'dist/ui/app.js', 'dist/ui/style.css',
   'native/build.mjs', 'native/binding.gyp'];
 const NEVER = ['models/', 'data/', 'test/', 'native/build/', 'node_modules/', 'scripts/', 'bench/', 'docs/', 'reports/', '.ci/'];
 

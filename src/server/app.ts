@@ -283,8 +283,8 @@ export async function buildApp(o: ServeOptions): Promise<App> {
 }
 
 /** buildApp, listening: 127.0.0.1 unless told otherwise. */
-export async function startServer(o: ServeOptions & { port?: number; host?: string }): Promise<{ url: string; app: FastifyInstance; models: ModelInfo[]; backend: string; close: () => Promise<void> }> {
+export async function startServer(o: ServeOptions & { port?: number; host?: string }): Promise<{ url: string; app: FastifyInstance; models: ModelInfo[]; pool: ComputePool; backend: string; close: () => Promise<void> }> {
   const { app, models, pool } = await buildApp(o);
   const url = await app.listen({ port: o.port ?? 8080, host: o.host ?? '127.0.0.1' });
-  return { url, app, models, backend: pool.info.backend, close: () => app.close() };
+  return { url, app, models, pool, backend: pool.info.backend, close: () => app.close() };
 }

@@ -48,6 +48,8 @@ export class ComputePool {
   private closing = false;
   private readyPromise: Promise<LoadedModel[]>;
   private models: LoadedModel[] = [];
+  /** Jobs finished by the worker, by how they ended (client-gone and timed-out ones stopped mid-job included). */
+  readonly counts = { done: 0, input: 0, cancelled: 0, timeout: 0, internal: 0, dropped: 0 };
   /** Recent job durations, for Retry-After. */
   private recent: number[] = [];
   info: { backend: string; threads: number } = { backend: 'starting', threads: 0 };
@@ -148,6 +150,7 @@ export class ComputePool {
     if (!job.started) {
       const k = this.waiting.indexOf(job);
       if (k >= 0) this.waiting.splice(k, 1);
+      this.counts.dropped++;
       this.finish(job, err);
       this.reportPositions();
       return;
@@ -173,11 +176,13 @@ export class ComputePool {
     if (m.type === 'progress') job.hooks.onProgress?.(m.progress);
     else if (m.type === 'done') {
       this.recent = [...this.recent.slice(-19), m.seconds];
+      this.counts.done++;
       this.running = null;
       this.finish(job, null, { result: m.result, seconds: m.seconds });
       this.pump();
     } else if (m.type === 'failed') {
       this.running = null;
+      this.counts[m.kind]++;
       const flag = Atomics.load(new Int32Array(job.cancel), 0);
       const err = m.kind === 'input' ? new HttpError(400, m.message)
         : m.kind === 'timeout' || flag === TIMED_OUT ? new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) })

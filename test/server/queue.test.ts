@@ -74,10 +74,20 @@ test('uploads over the limit are refused from the header or while streaming (413
   } finally { await app.close(); }
 });
 
-test('binds 127.0.0.1 by default; close() lets the job in progress finish', async () => {
+test('binds 127.0.0.1 by default; a client that goes away stops its job; close() lets the job in progress finish', async () => {
   const srv = await startServer({ models: [MODEL], logger: false, port: 0 });
   const host = new URL(srv.url).hostname;
   assert.equal(host, '127.0.0.1');
+  const slow = form({ n: '1001', earlyStop: 'off' }, [{ bytes: XRAY }]);
+  const ac = new AbortController();
+  const gone = fetch(`${srv.url}/api/classify`, { method: 'POST', body: slow.payload, headers: slow.headers, signal: ac.signal }).catch(() => null);
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort();
+  await gone;
+  // the worker itself reports the job stopped (not just dropped on this side)
+  for (let i = 0; i < 600 && srv.pool.counts.cancelled === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(srv.pool.counts.cancelled, 1, JSON.stringify(srv.pool.counts));
+  assert.equal(srv.pool.counts.done, 0);
   const f = form({ n: '51', earlyStop: 'off' }, [{ bytes: XRAY }]);
   const inflight = fetch(`${srv.url}/api/classify`, { method: 'POST', body: f.payload, headers: f.headers });
   await new Promise((r) => setTimeout(r, 100));
