@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner, once per backend given
 // (default: the fastest available, then pure wasm), so both compute paths stay green.
-// test/package/ (packs and installs the npm tarball) and test/browser/ (the web app in Debian's chromium) are
-// backend-independent and slow: they run on the first pass only.
+// test/package/ (packs and installs the npm tarball), test/browser/ (the web app in Debian's chromium) and
+// the server's queue tests (timing of jobs, not their numbers) are backend-independent and slow: first pass only.
 //   node scripts/run-tests.mjs [auto|native|wasm|cpu ...] [-- file filter substrings]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +24,8 @@ function find(dir) {
   });
 }
 const files = find('test').sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
-const once = (f) => ['test/package', 'test/browser'].includes(f.split(path.sep).slice(0, 2).join('/'));
+const ONCE = ['test/package/', 'test/browser/', 'test/server/queue.test.ts'];
+const once = (f) => ONCE.some((p) => f.split(path.sep).join('/').startsWith(p));
 let failed = false;
 for (const [i, backend] of backends.entries()) {
   const run = files.filter((f) => i === 0 || !once(f));

@@ -21,6 +21,8 @@ export interface DecodeOptions {
   frame?: number;
   /** DICOM only: 'voi' (default, Window Center/Width when present) or 'range' (the data range). */
   window?: DicomWindowRule;
+  /** Most pixels an image may declare (default MAX_IMAGE_PIXELS), checked from its header before decoding. */
+  maxPixels?: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function decodeImage(input: string | Uint8Array, name?: string, opt
 /** Decode in-memory bytes by their content: DICOM (Part 10 preamble), else PNG/JPEG/TIFF via sharp. */
 export async function decodeImageBytes(bytes: Uint8Array, name = '<buffer>', opts: DecodeOptions = {}): Promise<DecodedImage> {
   if (isDicomP10(bytes)) return decodeDicom(bytes, name, opts);
-  return decodeWithSharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
+  return decodeWithSharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, Math.min(opts.maxPixels ?? MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS));
 }
 
 function isDicomP10(b: Uint8Array): boolean {
@@ -57,20 +59,20 @@ function isDicomP10(b: Uint8Array): boolean {
  */
 export const MAX_IMAGE_PIXELS = 8192 * 8192;
 
-async function decodeWithSharp(bytes: Buffer, path: string): Promise<DecodedImage> {
+async function decodeWithSharp(bytes: Buffer, path: string, maxPixels: number): Promise<DecodedImage> {
   let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
-  const tooBig = (w?: number, h?: number) => new Error(`${path}: the image declares ${w && h ? `${w}×${h} pixels, ` : ''}more than the ${MAX_IMAGE_PIXELS} pixels meddiff decodes (8192²); downscale it first (e.g. to 2048²; models see at most 256²)`);
-  try { meta = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata(); } catch (e) {
+  const tooBig = (w?: number, h?: number) => new Error(`${path}: the image declares ${w && h ? `${w}×${h} pixels, ` : ''}more than the ${maxPixels} pixels meddiff decodes${maxPixels === MAX_IMAGE_PIXELS ? ' (8192²)' : ' here'}; downscale it first (e.g. to 2048²; models see at most 256²)`);
+  try { meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata(); } catch (e) {
     if (/exceeds pixel limit/i.test((e as Error).message)) throw tooBig();
     throw new Error(`${path}: cannot decode image (${(e as Error).message.trim()}); the file is corrupt or not a PNG/JPEG/TIFF — re-export it, or skip bad files (skipBad / --skip-bad)`);
   }
-  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_IMAGE_PIXELS) throw tooBig(meta.width, meta.height);
+  if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) throw tooBig(meta.width, meta.height);
   try {
     const deep = meta.depth === 'ushort' || meta.depth === 'short';
     const gray = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) === 1;
     // sharp's raw output is sRGB unless asked otherwise; keep grayscale single-channel.
     const space = gray ? (deep ? 'grey16' : 'b-w') : (deep ? 'rgb16' : 'srgb');
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).autoOrient().toColourspace(space).removeAlpha()
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels }).autoOrient().toColourspace(space).removeAlpha()
       .raw({ depth: deep ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const channels = info.channels;
     if (channels !== 1 && channels !== 3) throw new Error(`unexpected ${channels} channels after conversion`);

@@ -20,6 +20,11 @@ export interface DicomDecodeOptions {
    * always the data range (what meddiff did before it read VOI; models trained then keep it).
    */
   window?: DicomWindowRule;
+  /**
+   * Most pixels (rows × columns) a frame may have, and the bound on what a deflated dataset may
+   * inflate to (6 bytes per pixel, plus room for the header): a server's limit on uploads.
+   */
+  maxPixels?: number;
 }
 
 export const DICOM_UNCOMPRESSED: Record<string, string> = {
@@ -83,7 +88,8 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
 
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes, { TransferSyntaxUID: '1.2.840.10008.1.2', inflater: inflate as unknown as dicomParser.ParseDicomOptions['inflater'] });
+    const cap = opts.maxPixels === undefined ? MAX_INFLATED_BYTES : Math.min(MAX_INFLATED_BYTES, opts.maxPixels * 6 + 2 ** 24);
+    ds = dicomParser.parseDicom(bytes, { TransferSyntaxUID: '1.2.840.10008.1.2', inflater: ((a: Uint8Array, at: number) => inflate(a, at, cap)) as unknown as dicomParser.ParseDicomOptions['inflater'] });
   } catch (e) {
     throw new Error(`${path}: not a readable DICOM file (${parserMessage(e)}); check the file is complete, re-export it, or skip bad files (skipBad / --skip-bad)`);
   }
@@ -117,6 +123,7 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     throw new Error(`${path}: frame ${frame} requested, but the image has ${frames} frame(s) (NumberOfFrames); ask for 0..${frames - 1}`);
   }
   const hw = rows * cols, n = hw * spp;
+  if (opts.maxPixels !== undefined && hw > opts.maxPixels) throw bad(`${cols}x${rows} is ${hw} pixels, more than the ${opts.maxPixels} allowed here; downsample it first`);
   if (n > MAX_FRAME_SAMPLES) {
     throw bad(`${cols}x${rows}x${spp} is ${n} samples per frame, more than the ${MAX_FRAME_SAMPLES} accepted; downsample it first (e.g. gdcmscu/ImageMagick) or check the header`);
   }
@@ -263,8 +270,12 @@ function voiFunction(c: number, w: number, fn: VoiFn): { map: (x: number) => num
   return { lo, hi, map: (x) => (x <= lo ? 0 : x > hi ? 1 : (x - (c - 0.5)) / (w - 1) + 0.5) };
 }
 
-function inflate(arr: Uint8Array, position: number): Uint8Array {
-  const inflated = inflateRawSync(arr.subarray(position), { maxOutputLength: MAX_INFLATED_BYTES });
+function inflate(arr: Uint8Array, position: number, cap: number): Uint8Array {
+  let inflated: Buffer;
+  try { inflated = inflateRawSync(arr.subarray(position), { maxOutputLength: cap }); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new Error(`the deflated dataset inflates to more than ${cap} bytes (a decompression bomb, or an image larger than allowed)`);
+    throw e;
+  }
   const full = new Uint8Array(position + inflated.length);
   full.set(arr.subarray(0, position));
   full.set(inflated, position);

@@ -4,7 +4,8 @@
 
 /** GET /health */
 export interface HealthResponse {
-  status: 'ok' | 'starting' | 'stopping';
+  /** 'starting': the compute worker is (re)loading the models; 'degraded': it could not be restarted (jobs get 503). */
+  status: 'ok' | 'starting' | 'degraded' | 'stopping';
   uptimeSeconds: number;
   models: string[];
   queue: QueueState;
@@ -17,6 +18,8 @@ export interface QueueState {
   waiting: number;
   /** Most jobs that may wait; one more gets 429. */
   capacity: number;
+  /** The compute worker has loaded the models. */
+  ready: boolean;
 }
 
 /** One served model, as GET /api/models lists it. */
@@ -31,7 +34,7 @@ export interface ModelInfo {
   /** How images are fitted to the square: 'crop' (centre crop) or 'pad'. */
   fit: string;
   /** The classify settings requests get unless they say otherwise. */
-  defaults: { n: number; earlyStop: 'off' | 'decided' | 'confident'; tRange: [number, number]; mirror: boolean };
+  defaults: { n: number; earlyStop: string; tRange: [number, number]; mirror: boolean };
   /** The fitted calibration, when the folder has one. */
   calibration: null | {
     kind: string;
@@ -165,4 +168,6 @@ export interface ApiError {
   error: string;
   message: string;
   requestId: string;
+  /** Seconds to wait before retrying (429 and 503 answers; also the Retry-After header). */
+  retryAfter?: number;
 }

@@ -40,6 +40,7 @@ export interface ServeOptions {
 
 export const DEFAULT_SERVE = { queue: 8, timeoutSeconds: 120, maxUploadBytes: 20 * 1024 * 1024, maxPixels: MAX_IMAGE_PIXELS };
 
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
 const RAW_TYPES = ['application/octet-stream', 'image/png', 'image/jpeg', 'image/tiff', 'application/dicom'];
 const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
@@ -77,6 +78,20 @@ async function readUpload(req: FastifyRequest): Promise<Upload> {
   }
   const fields: Record<string, string> = { ...query };
   let file: { bytes: Uint8Array; name: string } | null = null;
+  try {
+    file = await readParts(req, fields);
+  } catch (e) {
+    // broken framing (no boundary, truncated, an aborted upload) is the client's, never a 5xx
+    if (e instanceof HttpError || ((e as { statusCode?: number }).statusCode ?? 0) === 413) throw e;
+    throw new HttpError(400, `malformed multipart upload (${(e as Error).message}); send the image as form field 'file'`);
+  }
+  if (!file) throw new HttpError(400, "no image in the form: send it as multipart field 'file'");
+  if (file.bytes.length === 0) throw new HttpError(400, `${file.name}: the uploaded file is empty`);
+  return { ...file, fields };
+}
+
+async function readParts(req: FastifyRequest, fields: Record<string, string>): Promise<{ bytes: Uint8Array; name: string } | null> {
+  let file: { bytes: Uint8Array; name: string } | null = null;
   for await (const part of req.parts()) {
     if (part.type === 'file') {
       if (part.fieldname !== 'file') { part.file.resume(); throw new HttpError(400, `unexpected file field '${part.fieldname.slice(0, 40)}'; send the image as field 'file'`); }
@@ -84,12 +99,16 @@ async function readUpload(req: FastifyRequest): Promise<Upload> {
       const buf = await part.toBuffer();
       file = { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), name: displayName(part.filename) };
     } else {
+      if (Object.hasOwn(fields, part.fieldname) && !Object.hasOwn(req.query as object ?? {}, part.fieldname)) throw new HttpError(400, `field '${part.fieldname.slice(0, 40)}' given twice`);
       fields[part.fieldname] = String(part.value);
     }
   }
-  if (!file) throw new HttpError(400, "no image in the form: send it as multipart field 'file'");
-  if (file.bytes.length === 0) throw new HttpError(400, `${file.name}: the uploaded file is empty`);
-  return { ...file, fields };
+  return file;
+}
+
+function errorBody(status: number, message: string, requestId: string, e: HttpError | null) {
+  const retry = Number(e?.headers['retry-after']);
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, requestId, ...(retry > 0 ? { retryAfter: retry } : {}) };
 }
 
 export interface App {
@@ -127,7 +146,7 @@ export async function buildApp(o: ServeOptions): Promise<App> {
     }
   }
   const pool = new ComputePool({
-    models: served, backend: o.backend, threads: o.threads, capacity: cfg.queue, timeoutSeconds: cfg.timeoutSeconds,
+    models: served, backend: o.backend, threads: o.threads, capacity: cfg.queue, timeoutSeconds: cfg.timeoutSeconds, maxPixels: cfg.maxPixels,
     onLog: (level, msg) => app.log[level](msg),
   });
   const loaded = await pool.ready();
@@ -151,16 +170,27 @@ export async function buildApp(o: ServeOptions): Promise<App> {
   await app.register(multipart, { limits: { fileSize: cfg.maxUploadBytes, files: 1, fields: 16, fieldSize: 1024, parts: 20, headerPairs: 200 }, throwFileSizeLimit: true });
   app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: cfg.maxUploadBytes }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req) => {
+  // uploads being read or checked (their bytes are in memory): bounded, so a burst is refused before its bodies are buffered
+  let uploading = 0;
+  const maxUploading = cfg.queue + 2;
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'POST' && (req.url.startsWith('/api/classify') || req.url.startsWith('/api/explain'))) {
+      const no = pool.refusal() ?? (uploading >= maxUploading
+        ? new HttpError(429, `the server is busy (${uploading} uploads being read); retry in ${pool.retryAfterSeconds()} s`, { 'retry-after': String(pool.retryAfterSeconds()) }) : null);
+      if (no) throw no;
+      uploading++;
+      let counted = true;
+      const done = () => { if (counted) { counted = false; uploading--; } };
+      (req as FastifyRequest & { uploadDone?: () => void }).uploadDone = done;
+      reply.raw.on('close', done);
+    }
     const len = Number(req.headers['content-length'] ?? 0);
     // refuse an oversized upload from its header, before reading it
     if (len > cfg.maxUploadBytes + 64 * 1024) throw new HttpError(413, `the upload is ${(len / 1e6).toFixed(1)} MB; the limit is ${(cfg.maxUploadBytes / 1e6).toFixed(0)} MB (--max-upload-mb)`);
   });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
+    reply.headers(SECURITY_HEADERS);
     if (o.corsOrigin) reply.header('access-control-allow-origin', o.corsOrigin);
     // while stopping, answers close their connection so keep-alive sockets do not hold the shutdown
     if (stopping) reply.header('connection', 'close');
@@ -176,13 +206,13 @@ export async function buildApp(o: ServeOptions): Promise<App> {
     if (status >= 500 && !(err instanceof HttpError)) { req.log.error({ err }, 'internal error'); message = 'internal error (see the server log for this request id)'; }
     else req.log.info({ status, reason: message }, 'request refused');
     if (err instanceof HttpError) reply.headers(err.headers);
-    return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, requestId: String(req.id) });
+    return reply.code(status).send(errorBody(status, message, String(req.id), err instanceof HttpError ? err : null));
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: String(req.id) }));
 
   // ---- API
   app.get('/health', { schema: { response: { 200: S.healthSchema } } }, async (): Promise<HealthResponse> => ({
-    status: stopping ? 'stopping' : 'ok', uptimeSeconds: (performance.now() - started) / 1000, models: models.map((m) => m.id), queue: pool.state(),
+    status: stopping ? 'stopping' : pool.failure ? 'degraded' : pool.state().ready ? 'ok' : 'starting', uptimeSeconds: (performance.now() - started) / 1000, models: models.map((m) => m.id), queue: pool.state(),
   }));
   app.get('/api/models', { schema: { response: { 200: S.modelsSchema } } }, async () => ({ models }));
   app.get('/api/openapi.json', async () => S.openApiDocument(packageVersion()));
@@ -196,7 +226,9 @@ export async function buildApp(o: ServeOptions): Promise<App> {
     const type = sniffType(up.bytes);
     if (!type) throw new HttpError(415, `${up.name}: not a PNG, JPEG, TIFF or DICOM file (judged by its first bytes, not its name)`);
     const px = await declaredPixels(up.bytes, type);
-    if (px !== null && px > cfg.maxPixels) throw new HttpError(413, `${up.name}: the image declares ${px} pixels, more than the ${cfg.maxPixels} this server decodes; downscale it (models see at most 256²)`);
+    if (px === null) throw new HttpError(400, `${up.name}: looks like ${type.toUpperCase()} but its header cannot be read (truncated or corrupt); re-export the image`);
+    if (px !== 'in-decoder' && px > cfg.maxPixels) throw new HttpError(413, `${up.name}: the image declares ${px} pixels, more than the ${cfg.maxPixels} this server decodes; downscale it (models see at most 256²)`);
+    (req as FastifyRequest & { uploadDone?: () => void }).uploadDone?.();
     return { t0, up, fields, m, type: type as ImageType };
   }
 
@@ -227,10 +259,16 @@ export async function buildApp(o: ServeOptions): Promise<App> {
       const { result } = await pool.run(job, { signal });
       return wrap(result);
     }
-    // server-sent events: progress while queued and computing, then the result or the error
+    // server-sent events: progress while queued and computing, then the result or the error.
+    // A full queue is still an HTTP 429 (checked here, and nothing awaits between this and pool.run).
+    const no = pool.refusal();
+    if (no) throw no;
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': String(req.id), 'x-content-type-options': 'nosniff', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: stopping ? 'close' : 'keep-alive',
+      'x-request-id': String(req.id), ...SECURITY_HEADERS, ...(o.corsOrigin ? { 'access-control-allow-origin': o.corsOrigin } : {}),
+    });
     const send = (event: string, data: unknown) => { if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
     try {
       const { result } = await pool.run(job, { signal, onProgress: (p: ExplainProgress) => send('progress', p) });
@@ -238,7 +276,7 @@ export async function buildApp(o: ServeOptions): Promise<App> {
     } catch (e) {
       const status = e instanceof HttpError ? e.statusCode : 500;
       if (status >= 500 && !(e instanceof HttpError)) req.log.error({ err: e }, 'internal error');
-      send('error', { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status >= 500 && !(e instanceof HttpError) ? 'internal error (see the server log for this request id)' : (e as Error).message, requestId: String(req.id) });
+      send('error', errorBody(status, status >= 500 && !(e instanceof HttpError) ? 'internal error (see the server log for this request id)' : (e as Error).message, String(req.id), e instanceof HttpError ? e : null));
     }
     res.end();
     return reply;

@@ -15,6 +15,8 @@ export interface GallerySource {
   split: string;
   positiveClass: string | null;
   accuracy: number | null;
+  /** Outcomes over the whole report (items keeps at most GALLERY_MAX of them). */
+  counts: Partial<Record<Outcome, number>>;
   items: GalleryItem[];
 }
 
@@ -77,16 +79,17 @@ export function readGallery(reportDir: string, classNames: readonly string[]): G
   const data = [path.resolve(dataRel), path.resolve(reportDir, '..', '..', dataRel)].find((p) => fs.existsSync(p));
   if (!data) throw new Error(`${reportDir}: the data it evaluated (${dataRel}) is not here`);
   const correct = items.filter((x) => x.correct).length;
+  const counts: Partial<Record<Outcome, number>> = {};
+  for (const x of items) if (x.outcome) counts[x.outcome] = (counts[x.outcome] ?? 0) + 1;
   return {
     report: reportDir, data, split: String(s.split), positiveClass: positive === null ? null : classNames[positive]!,
-    accuracy: items.length ? correct / items.length : null, items: items.slice(0, GALLERY_MAX),
+    accuracy: items.length ? correct / items.length : null, counts, items: items.slice(0, GALLERY_MAX),
   };
 }
 
-/** One page of a gallery, filtered by outcome. */
+/** One page of a gallery, filtered by outcome (`total`: the kept items that match; `counts`: the whole report). */
 export function galleryPage(model: string, g: GallerySource, q: { outcome?: Outcome; offset?: number; limit?: number }): GalleryResponse {
-  const counts: Partial<Record<Outcome, number>> = {};
-  for (const x of g.items) if (x.outcome) counts[x.outcome] = (counts[x.outcome] ?? 0) + 1;
+  const counts = g.counts;
   const all = q.outcome ? g.items.filter((x) => x.outcome === q.outcome) : g.items;
   const offset = q.offset ?? 0, limit = q.limit ?? 48;
   return { model, report: path.basename(g.report), positiveClass: g.positiveClass, total: all.length, counts, items: all.slice(offset, offset + limit) };

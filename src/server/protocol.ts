@@ -13,6 +13,8 @@ export interface WorkerInit {
   models: ServedModel[];
   backend?: string;
   threads?: number;
+  /** Most pixels an upload may have when decoded (the decoders check it from the header). */
+  maxPixels?: number;
 }
 
 /** Request fields a classify job takes (validated before they reach the worker). */

@@ -28,6 +28,13 @@ export interface PoolOptions extends WorkerInit {
   capacity?: number;
   /** Seconds a job may take from submission to answer (default 120). */
   timeoutSeconds?: number;
+  /**
+   * Seconds past the time limit a running job gets to notice it (it checks between model calls)
+   * before the worker is terminated and replaced (default 60: one model call on pure wasm can take
+   * ~20 s): code that never checks (a codec
+   * spinning on a corrupt file) cannot hold the queue.
+   */
+  killGraceSeconds?: number;
   onLog?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -41,7 +48,12 @@ function newWorker(workerData: WorkerInit): Worker {
 export class ComputePool {
   readonly capacity: number;
   readonly timeoutMs: number;
+  private readonly killGraceMs: number;
   private worker: Worker | null = null;
+  /** The current worker has loaded the models (a replacement has not, at first). */
+  private workerReady = false;
+  /** Why no worker can run jobs (a replacement failed to start); null while all is well. */
+  failure: string | null = null;
   private waiting: Pending[] = [];
   private running: Pending | null = null;
   private nextId = 1;
@@ -59,6 +71,7 @@ export class ComputePool {
   constructor(private readonly o: PoolOptions) {
     this.capacity = o.capacity ?? 8;
     this.timeoutMs = (o.timeoutSeconds ?? 120) * 1000;
+    this.killGraceMs = (o.killGraceSeconds ?? 60) * 1000;
     this.readyPromise = this.spawn();
   }
 
@@ -66,18 +79,21 @@ export class ComputePool {
   ready(): Promise<LoadedModel[]> { return this.readyPromise; }
 
   state(): QueueState {
-    return { running: this.running ? 1 : 0, waiting: this.waiting.length, capacity: this.capacity };
+    return { running: this.running ? 1 : 0, waiting: this.waiting.length, capacity: this.capacity, ready: this.workerReady };
   }
 
   private spawn(): Promise<LoadedModel[]> {
-    const init: WorkerInit = { models: this.o.models, backend: this.o.backend, threads: this.o.threads };
+    const init: WorkerInit = { models: this.o.models, backend: this.o.backend, threads: this.o.threads, maxPixels: this.o.maxPixels };
     const w = newWorker(init);
     this.worker = w;
+    this.workerReady = false;
     return new Promise((resolve, reject) => {
       let up = false;
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
           up = true;
+          this.workerReady = true;
+          this.failure = null;
           this.models = m.models;
           this.info = { backend: m.backend, threads: m.threads };
           this.galleries = m.galleries;
@@ -97,13 +113,23 @@ export class ComputePool {
         this.worker = null;
         const r = this.running;
         this.running = null;
-        if (r) this.finish(r, new HttpError(500, `the compute worker stopped (exit code ${code}) while running this job`));
+        if (r) {
+          // a worker replaced because its job ignored a time limit or cancellation ends that job as such
+          const flag = Atomics.load(new Int32Array(r.cancel), 0);
+          this.counts[flag === TIMED_OUT ? 'timeout' : flag === CANCELLED ? 'cancelled' : 'internal']++;
+          this.finish(r, flag === TIMED_OUT ? this.timeoutError() : flag === CANCELLED ? new HttpError(499, 'the client went away')
+            : new HttpError(500, `the compute worker stopped (exit code ${code}) while running this job`));
+        }
         if (!up) reject(new Error(`the compute worker exited with code ${code} before loading the models`));
         // a worker that dies after start-up is replaced; jobs waiting run on the new one
         if (up && !this.closing) {
           this.o.onLog?.('warn', `compute worker exited (code ${code}); starting a new one`);
           this.readyPromise = this.spawn();
-          this.readyPromise.catch((e) => this.o.onLog?.('error', `could not restart the compute worker: ${(e as Error).message}`));
+          this.readyPromise.catch((e) => {
+            this.failure = `the compute worker could not be restarted: ${(e as Error).message}`;
+            this.o.onLog?.('error', this.failure);
+            for (const j of this.waiting.splice(0)) this.finish(j, new HttpError(503, this.failure));
+          });
         }
       });
     });
@@ -115,13 +141,26 @@ export class ComputePool {
     return Math.max(1, Math.ceil(avg * (this.waiting.length + 1)));
   }
 
+  /** Why a new job would be refused now (429 full, 503 closing or broken), or null: checked before an upload is read. */
+  refusal(): HttpError | null {
+    if (this.closing) return new HttpError(503, 'the server is shutting down', { 'retry-after': '5' });
+    if (this.failure) return new HttpError(503, this.failure);
+    const idle = !this.running && this.workerReady && this.waiting.length === 0;
+    if (this.waiting.length >= this.capacity && !idle) {
+      return new HttpError(429, `the server is busy (${this.waiting.length} jobs waiting); retry in ${this.retryAfterSeconds()} s`, { 'retry-after': String(this.retryAfterSeconds()) });
+    }
+    return null;
+  }
+
+  private timeoutError(): HttpError {
+    return new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) });
+  }
+
   /** Queue a job; resolves with the worker's result, rejects with an HttpError. */
   run(req: JobRequest, hooks: JobHooks = {}): Promise<{ result: unknown; seconds: number }> {
-    if (this.closing) return Promise.reject(new HttpError(503, 'the server is shutting down', { 'retry-after': '5' }));
     if (!this.models.some((m) => m.id === req.model) && this.models.length) return Promise.reject(new HttpError(404, `unknown model '${req.model}'`));
-    if (this.waiting.length >= this.capacity && this.running) {
-      return Promise.reject(new HttpError(429, `the server is busy (${this.waiting.length} jobs waiting); retry in a few seconds`, { 'retry-after': String(this.retryAfterSeconds()) }));
-    }
+    const no = this.refusal();
+    if (no) return Promise.reject(no);
     if (hooks.signal?.aborted) return Promise.reject(new HttpError(499, 'the client went away'));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
@@ -144,9 +183,7 @@ export class ComputePool {
   }
 
   private abort(job: Pending, why: number): void {
-    const err = why === TIMED_OUT
-      ? new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) })
-      : new HttpError(499, 'the client went away');
+    const err = why === TIMED_OUT ? this.timeoutError() : new HttpError(499, 'the client went away');
     if (!job.started) {
       const k = this.waiting.indexOf(job);
       if (k >= 0) this.waiting.splice(k, 1);
@@ -155,12 +192,19 @@ export class ComputePool {
       this.reportPositions();
       return;
     }
-    // the worker sees the flag at its next check and answers 'failed'
+    // the worker sees the flag at its next check and answers 'failed'; one that never checks is replaced
     Atomics.store(new Int32Array(job.cancel), 0, why);
+    const w = this.worker;
+    const kill = setTimeout(() => {
+      if (this.running !== job || this.worker !== w || !w) return;
+      this.o.onLog?.('warn', `job ${job.id} ignored its ${why === TIMED_OUT ? 'time limit' : 'cancellation'} for ${this.killGraceMs / 1000} s; replacing the compute worker`);
+      void w.terminate();
+    }, this.killGraceMs);
+    kill.unref();
   }
 
   private pump(): void {
-    if (this.running || !this.worker || !this.models.length) return;
+    if (this.running || !this.worker || !this.workerReady) return;
     const job = this.waiting.shift();
     if (!job) return;
     this.running = job;
@@ -185,7 +229,7 @@ export class ComputePool {
       this.counts[m.kind]++;
       const flag = Atomics.load(new Int32Array(job.cancel), 0);
       const err = m.kind === 'input' ? new HttpError(400, m.message)
-        : m.kind === 'timeout' || flag === TIMED_OUT ? new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) })
+        : m.kind === 'timeout' || flag === TIMED_OUT ? this.timeoutError()
           : m.kind === 'cancelled' ? new HttpError(499, 'the client went away')
             : new HttpError(500, `internal error: ${m.message}`);
       this.finish(job, err);

@@ -25,11 +25,12 @@ export const FIELD_SCHEMAS = { classify: classifyFieldSchema, explain: explainFi
  * Multipart text fields (or query-string values) → typed fields; an unknown field or a bad value
  * is a 400 that names it and says what is allowed.
  */
-export function parseFields(kind: 'classify' | 'explain', raw: Record<string, string>): ExplainFields & { model?: string } {
+export function parseFields(kind: 'classify' | 'explain', raw: Record<string, unknown>): ExplainFields & { model?: string } {
   const spec = FIELD_SCHEMAS[kind];
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
-    const s = spec[k];
+    const s = Object.hasOwn(spec, k) ? spec[k] : undefined;
+    if (typeof v !== 'string') throw new HttpError(400, `field '${k.slice(0, 40)}' given more than once`);
     if (!s) throw new HttpError(400, `unknown field '${k}'; ${kind} takes: file, ${Object.keys(spec).join(', ')}`);
     const bad = (what: string) => new HttpError(400, `field '${k}' must be ${what}, got '${v.slice(0, 40)}'`);
     if (s.type === 'integer' || s.type === 'number') {
@@ -59,9 +60,9 @@ const obj = (properties: Record<string, Schema>, optional: string[] = []): Schem
   type: 'object', properties, required: Object.keys(properties).filter((k) => !optional.includes(k)), additionalProperties: false,
 });
 
-export const errorSchema = obj({ statusCode: int, error: str, message: str, requestId: str });
-export const queueSchema = obj({ running: int, waiting: int, capacity: int });
-export const healthSchema = obj({ status: { type: 'string', enum: ['ok', 'starting', 'stopping'] }, uptimeSeconds: num, models: { type: 'array', items: str }, queue: queueSchema });
+export const errorSchema = obj({ statusCode: int, error: str, message: str, requestId: str, retryAfter: num }, ['retryAfter']);
+export const queueSchema = obj({ running: int, waiting: int, capacity: int, ready: bool });
+export const healthSchema = obj({ status: { type: 'string', enum: ['ok', 'starting', 'degraded', 'stopping'] }, uptimeSeconds: num, models: { type: 'array', items: str }, queue: queueSchema });
 
 const modelSchema = obj({
   id: str, classNames: { type: 'array', items: str }, imageSize: int, contentSize: int, channels: int, fit: str,

@@ -13,8 +13,15 @@ export function sniffType(b: Uint8Array): ImageType | null {
   return null;
 }
 
-/** Width × height (× frames) the file declares, or null when its header cannot be read. */
-export async function declaredPixels(b: Uint8Array, type: ImageType): Promise<number | null> {
+/** Deflated Explicit VR Little Endian: the dataset, Rows and Columns included, is compressed. */
+const DEFLATED_TS = '1.2.840.10008.1.2.1.99';
+
+/**
+ * Width × height (× frames) the file declares; null when its header cannot be read (the server
+ * refuses the file); 'in-decoder' for a deflated DICOM, whose header is compressed: it is not
+ * inflated here (on the event loop) but by the decoder in the worker, under the same pixel limit.
+ */
+export async function declaredPixels(b: Uint8Array, type: ImageType): Promise<number | null | 'in-decoder'> {
   switch (type) {
     case 'png':
       // IHDR is the first chunk: width and height at bytes 16–23, big-endian
@@ -28,6 +35,9 @@ export async function declaredPixels(b: Uint8Array, type: ImageType): Promise<nu
     }
     case 'dicom': {
       try {
+        const ts = dicomParser.readPart10Header(b).string('x00020010')?.replace(/\0/g, '').trim();
+        if (ts === DEFLATED_TS) return 'in-decoder';
+        // no inflater: never inflates (deflated files returned above)
         const ds = dicomParser.parseDicom(b, { untilTag: 'x7fe00010' });
         const rows = ds.uint16('x00280010') ?? 0, cols = ds.uint16('x00280011') ?? 0;
         const frames = Number.parseInt(ds.string('x00280008') ?? '1', 10);

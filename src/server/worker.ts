@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initRuntime } from '../runtime/index.ts';
 import { loadPipeline, type DiffusionPipeline } from '../pipeline/index.ts';
+import { decodeImageBytes } from '../data/index.ts';
 import { classifyPixels, classifySettings, describeResult, type ClassifyOptions } from '../classify/index.ts';
 import { encodePng, explain, toUint8, EXPLAIN_QUALITY } from '../explain/index.ts';
 import { CANCELLED, TIMED_OUT, type ClassifyFields, type ExplainFields, type JobMessage, type LoadedModel, type ServedModel, type WorkerInit, type WorkerMessage } from './protocol.ts';
@@ -57,9 +58,11 @@ function describe(id: string, dir: string, p: DiffusionPipeline): LoadedModel {
   };
 }
 
+let maxPixels: number | undefined;
+
 async function preprocess(p: DiffusionPipeline, job: JobMessage): Promise<Float32Array> {
   try {
-    return await p.preprocess(job.bytes, job.name);
+    return await p.preprocess(await decodeImageBytes(job.bytes, job.name, { window: p.preprocessing.dicomWindow, maxPixels }), job.name);
   } catch (e) {
     throw new JobFailure('input', (e as Error).message);
   }
@@ -106,6 +109,7 @@ async function thumbnails(p: DiffusionPipeline, g: NonNullable<ServedModel['gall
 }
 
 async function init(o: WorkerInit): Promise<void> {
+  maxPixels = o.maxPixels;
   try {
     const rt = await initRuntime({ backend: o.backend as 'auto' | undefined, threads: o.threads, log: false });
     const models: LoadedModel[] = [];

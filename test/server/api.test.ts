@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { buildApp, type App, type ClassifyResponse, type ExplainResponse, type GalleryResponse, type ModelsResponse } from '../../src/server/index.ts';
+import { buildApp, declaredPixels, type App, type ClassifyResponse, type ExplainResponse, type GalleryResponse, type ModelsResponse } from '../../src/server/index.ts';
 import { initRuntime } from '../../src/runtime/index.ts';
 import { loadPipeline } from '../../src/pipeline/index.ts';
 import { classify, classificationJson } from '../../src/classify/index.ts';
-import { makeDicom } from '../data/helpers.ts';
-import { MODEL, XRAY, form, parseSse, pngClaiming } from './helpers.ts';
+import { makeDicom, patchUS, TS } from '../data/helpers.ts';
+import { MODEL, XRAY, form, jpegClaiming, parseSse, pngClaiming } from './helpers.ts';
 
 const FAST = { n: '7' };
 let s: App;
@@ -32,7 +32,8 @@ describe('read-only endpoints', () => {
     const h = r.json();
     assert.equal(h.status, 'ok');
     assert.deepEqual(h.models, ['pneumoniamnist-unet']);
-    assert.deepEqual(Object.keys(h.queue).sort(), ['capacity', 'running', 'waiting']);
+    assert.deepEqual(Object.keys(h.queue).sort(), ['capacity', 'ready', 'running', 'waiting']);
+    assert.equal(h.queue.ready, true);
   });
 
   test('GET /api/models: classes, size, calibration, card and gallery of the shipped model', async () => {
@@ -120,6 +121,11 @@ describe('POST /api/classify', () => {
     ['an unknown model', () => form({ model: 'nope' }, [{ bytes: XRAY }]), 404, /unknown model 'nope'/],
     ['two files', () => form({}, [{ bytes: XRAY }, { bytes: XRAY }]), 413, /./],
     ['JSON instead of an image', () => ({ payload: Buffer.from('{"file":"x"}'), headers: { 'content-type': 'application/json' } }), 415, /multipart/],
+    ['a JPEG bomb (SOF claiming 60000² pixels)', () => form({}, [{ bytes: jpegClaiming(60000, 60000) }]), 413, /declares 3600000000 pixels/],
+    ['a DICOM claiming 65535² pixels', () => form({}, [{ bytes: patchUS(patchUS(makeDicom({ rows: 8, cols: 8, pixels: new Array(64).fill(1) }), 0x28, 0x10, 65535), 0x28, 0x11, 65535) }]), 413, /declares 4294836225 pixels/],
+    ['a JPEG whose header cannot be read', () => form({}, [{ bytes: Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]) }]), 400, /header cannot be read/],
+    ['multipart without a boundary', () => ({ payload: Buffer.from('--x\r\n'), headers: { 'content-type': 'multipart/form-data' } }), 400, /malformed multipart/],
+    ['a truncated multipart body', () => { const f = form({}, [{ bytes: XRAY }]); return { ...f, payload: f.payload.subarray(0, 5000) }; }, 400, /malformed multipart/],
   ];
   for (const [what, make, status, message] of bad) {
     test(`${what} → ${status} with a message`, async () => {
@@ -130,6 +136,14 @@ describe('POST /api/classify', () => {
       assert.equal(e.requestId, r.headers['x-request-id']);
     });
   }
+
+  test('query values given twice, or names of Object.prototype, are 400s that name the field', async () => {
+    for (const q of ['n=3&n=5', 'seed=1&seed=2', 'constructor=x', 'hasOwnProperty=y']) {
+      const r = await s.app.inject({ method: 'POST', url: `/api/classify?${q}`, payload: XRAY, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(r.statusCode, 400, `${q}: ${r.body}`);
+      assert.match(r.json().message, new RegExp(`field '${q.split('=')[0]}'`));
+    }
+  });
 
   test('upload names are only echoed (folders and control characters removed), never used as paths', async () => {
     const r = await post('/api/classify', form(FAST, [{ name: '../../etc/pass\u0007wd.png', bytes: XRAY }]));
@@ -185,6 +199,22 @@ describe('POST /api/explain', () => {
     const last = parseSse(sse.body).at(-1)!;
     assert.equal(last.event, 'error');
     assert.equal((last.data as { statusCode: number }).statusCode, 400);
+  });
+});
+
+describe('limits reach the decoder', () => {
+  test('a deflated DICOM is not inflated on the event loop, and the worker decodes it under the pixel limit', async () => {
+    const px = Array.from({ length: 128 * 128 }, (_, i) => i % 4000);
+    const dcm = makeDicom({ rows: 128, cols: 128, pixels: px, bitsStored: 12, transferSyntax: TS.deflatedLE });
+    assert.equal(await declaredPixels(dcm, 'dicom'), 'in-decoder');
+    const ok = await post('/api/classify', form(FAST, [{ bytes: dcm }]));
+    assert.equal(ok.statusCode, 200, ok.body);
+    const small = await buildApp({ models: [MODEL], logger: false, maxPixels: 4096 });
+    try {
+      const r = await small.app.inject({ method: 'POST', url: '/api/classify', ...form(FAST, [{ bytes: dcm }]) });
+      assert.equal(r.statusCode, 400, r.body);
+      assert.match(r.json().message, /16384 pixels, more than the 4096 allowed/);
+    } finally { await small.app.close(); }
   });
 });
 

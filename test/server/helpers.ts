@@ -38,3 +38,9 @@ export function parseSse(body: string): { event: string; data: unknown }[] {
     return { event, data: JSON.parse(data) as unknown };
   });
 }
+
+/** A JPEG whose frame header (SOF0) declares width × height, and nothing decodable after it. */
+export function jpegClaiming(width: number, height: number): Buffer {
+  const sof = Buffer.from([0xff, 0xc0, 0x00, 0x0b, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x01, 0x01, 0x11, 0x00]);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), sof, Buffer.from([0xff, 0xd9])]);
+}

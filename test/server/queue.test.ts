@@ -32,11 +32,49 @@ test('a flood fills the queue: 200 or 429 with Retry-After, never anything else;
 });
 
 test('a job past the time limit is stopped in the worker (503), and the next job runs', async () => {
-  const { app } = await buildApp({ models: [MODEL], logger: false, timeoutSeconds: 0.3 });
+  const { app, pool } = await buildApp({ models: [MODEL], logger: false, timeoutSeconds: 0.3 });
   try {
     const r = await app.inject({ method: 'POST', url: '/api/classify', ...form(SLOW, [{ bytes: XRAY }]) });
     assert.equal(r.statusCode, 503, r.body);
     assert.match(r.json().message, /longer than the server's limit/);
+    assert.equal(pool.counts.timeout, 1, JSON.stringify(pool.counts));
+    const next = await app.inject({ method: 'POST', url: '/api/classify', ...form({ n: '2' }, [{ bytes: XRAY }]) });
+    assert.equal(next.statusCode, 200, next.body);
+  } finally { await app.close(); }
+});
+
+test('a job that ignores its time limit gets its worker replaced; a crashed worker is replaced and the next job runs', async () => {
+  const pool = new ComputePool({ models: [{ id: 'm', dir: MODEL }], timeoutSeconds: 0.2, killGraceSeconds: 0.1 });
+  try {
+    await pool.ready();
+    // one model call of 1001 pairs × 2 classes outlasts the 0.1 s grace, so the worker is terminated mid-call
+    const slow = pool.run({ kind: 'classify', model: 'm', name: 'x', bytes: new Uint8Array(XRAY), fields: { n: 1001, earlyStop: 'off' } });
+    assert.equal(await statusOf(slow), 503);
+    assert.equal(pool.counts.timeout, 1);
+    for (let i = 0; i < 1200 && !pool.state().ready; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(pool.state().ready, 'a replacement worker loaded the models');
+  } finally { await pool.close(); }
+  const p2 = new ComputePool({ models: [{ id: 'm', dir: MODEL }] });
+  try {
+    await p2.ready();
+    // a worker that dies: the next job, sent at once, waits for the replacement instead of failing
+    await (p2 as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const next = await p2.run({ kind: 'classify', model: 'm', name: 'x', bytes: new Uint8Array(XRAY), fields: { n: 2 } });
+    assert.ok((next.result as { pairsUsed: number }).pairsUsed >= 1);
+    assert.equal(p2.failure, null);
+  } finally { await p2.close(); }
+});
+
+test('explain over server-sent events with the queue full is an HTTP 429 with Retry-After, not an event', async () => {
+  const { app } = await buildApp({ models: [MODEL], logger: false, queue: 0 });
+  try {
+    const f = form({ n: '51', earlyStop: 'off' }, [{ bytes: XRAY }]);
+    const rs = await Promise.all(Array.from({ length: 3 }, () => app.inject({ method: 'POST', url: '/api/explain', ...f, headers: { ...f.headers, accept: 'text/event-stream' } })));
+    const codes = rs.map((r) => r.statusCode).sort();
+    assert.deepEqual(codes, [200, 429, 429]);
+    const busy = rs.find((r) => r.statusCode === 429)!;
+    assert.ok(Number(busy.headers['retry-after']) >= 1);
+    assert.equal(busy.json().retryAfter, Number(busy.headers['retry-after']));
   } finally { await app.close(); }
 });
 
