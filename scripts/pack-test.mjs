@@ -170,13 +170,22 @@ fs.writeFileSync(path.join(project, 'check.mjs'), `for (const s of ${JSON.string
 }
 const { run } = await import('./consumer.mjs');
 const [model, images] = ${runArgs};
+// the server from the package: its compiled worker and its bundled web app
+const { buildApp } = await import('meddiff/server');
+const { readFileSync } = await import('node:fs');
+const s = await buildApp({ models: [model], logger: false });
+const page = await s.app.inject({ url: '/' });
+if (page.statusCode !== 200 || !page.body.includes('<html')) throw new Error('serve: GET / answered ' + page.statusCode + ': ' + page.body.slice(0, 200));
+const c = await s.app.inject({ method: 'POST', url: '/api/classify?n=3', payload: readFileSync(images[0]), headers: { 'content-type': 'application/octet-stream' } });
+if (c.statusCode !== 200) throw new Error('serve: classify answered ' + c.statusCode + ': ' + c.body);
+await s.app.close();
 process.stdout.write(JSON.stringify(await run(await import('meddiff'), model, images)) + '\\n');
 `);
 const installed = lastJson(await sh(process.execPath, ['check.mjs'], project, nativeEnv));
 const info = lastJson(await sh(path.join(project, 'node_modules', '.bin', 'meddiff'), ['info', '--json'], project, nativeEnv));
 if (info.meddiff !== pkg.version) fail(`installed 'meddiff info' reports version ${info.meddiff}, package.json has ${pkg.version}`);
 if (info.backend !== installed.backend) fail(`installed 'meddiff info' runs on ${info.backend}, the library on ${installed.backend}`);
-phase(`run installed package (${installed.backend}, classify ${installed.seconds.toFixed(1)} s)`);
+phase(`run installed package (${installed.backend}, classify ${installed.seconds.toFixed(1)} s; serve: page and classify)`);
 
 // 5. compare with the repo's sources
 const ref = await reference;
