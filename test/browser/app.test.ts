@@ -1,6 +1,9 @@
 // The web app of `meddiff serve` in a real browser (the system's chromium through playwright-core)
 // against the real server and the shipped model: upload → classification → explanation streamed
-// over SSE → overlay slider → test-set gallery and its filters, with no console errors. Leaves a
+// over SSE → overlay slider → test-set gallery and its filters, with no console errors; and the
+// keyboard and screen-reader side: focus never lost (Explain/Cancel, tabs by arrow keys, gallery
+// filters, "Show more", a thumbnail sent to the classifier), live regions, aria-busy, and the retry
+// seconds of a full queue (answers mocked with page.route). Leaves a
 // screenshot (in a temp folder; MEDDIFF_SCREENSHOT=docs/images/serve.png refreshes the README's). Without
 // chromium it skips, or fails when CI is set.
 import assert from 'node:assert/strict';
@@ -23,6 +26,14 @@ const CLASSIFY_MS = 120_000, EXPLAIN_MS = 240_000;
 // The skip reason shows in the test report (`# SKIP no chromium at …`).
 const noBrowser = fs.existsSync(CHROMIUM) ? null : `no chromium at ${CHROMIUM} (apt-get install chromium)`;
 
+/** What has focus: its id, data-testid and tag (body when focus was lost). */
+async function focused(page: Page): Promise<{ id: string; testid: string | null; tag: string }> {
+  return page.evaluate(() => {
+    const a = document.activeElement;
+    return { id: a?.id ?? '', testid: a?.getAttribute('data-testid') ?? null, tag: a?.tagName.toLowerCase() ?? '' };
+  });
+}
+
 /** Waits until every image matched has loaded with real pixels. */
 async function imagesLoaded(page: Page, selector: string, count: number): Promise<void> {
   await page.waitForFunction(({ selector, count }) => {
@@ -40,6 +51,8 @@ test('web app: classify, explain and the gallery in chromium', { skip: noBrowser
       '--disable-component-update', '--disable-sync'],
   });
   const problems: string[] = [];
+  // HTTP statuses the mocked answers send on purpose: chromium logs each as a console error.
+  const mockedStatuses = new Set<number>();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: 'light' });
     page.setDefaultTimeout(60_000);
@@ -71,8 +84,32 @@ test('web app: classify, explain and the gallery in chromium', { skip: noBrowser
       await page.locator('[data-testid=preview]').evaluate((img: HTMLImageElement) => img.decode());
     });
 
+    await t.test('explain moves focus to Cancel; Cancel clears aria-busy and gives focus back', async () => {
+      const button = page.getByTestId('explain-button');
+      const output = page.locator('#explain-output');
+      // By keyboard: Enter on Explain disables it, so focus must move (to Cancel), not fall to <body>.
+      await button.focus();
+      await page.keyboard.press('Enter');
+      assert.deepEqual(await focused(page), { id: 'explain-cancel', testid: null, tag: 'button' }, 'focus moves from the disabled Explain to Cancel');
+      assert.equal(await output.getAttribute('aria-busy'), 'true');
+      // Cancel once the stream has started (the first progress event), so it stops a real job.
+      await page.waitForFunction(() => document.getElementById('explain-phase')?.textContent !== 'Sending the image…', null, { timeout: EXPLAIN_MS });
+      assert.match((await page.getByTestId('explain-status').textContent())!, /^Explaining: /, 'the phase is in a live region');
+      assert.equal(await page.getByTestId('explain-status').getAttribute('role'), 'status');
+      await page.keyboard.press('Enter');
+      assert.equal(await output.getAttribute('aria-busy'), null, 'no aria-busy left after Cancel');
+      assert.deepEqual(await focused(page), { id: 'explain-button', testid: 'explain-button', tag: 'button' }, 'focus back on Explain');
+      assert.equal(await button.isDisabled(), false);
+      assert.equal(await page.locator('#explain-cancel').isVisible(), false);
+      assert.equal(await page.getByTestId('explain-progress').isVisible(), false);
+      assert.equal((await output.textContent())!.trim(), 'Cancelled.');
+      assert.match((await page.getByTestId('explain-status').textContent())!, /cancelled/i);
+    });
+
     await t.test('explain streams progress and shows the counterfactuals', async () => {
-      await page.getByTestId('explain-button').click();
+      // After a cancel, a new explanation still works (by keyboard: focus is on Explain).
+      await page.keyboard.press('Enter');
+      assert.equal((await focused(page)).id, 'explain-cancel');
       const result = page.getByTestId('explain-result');
       await result.waitFor({ timeout: EXPLAIN_MS });
       await imagesLoaded(page, '[data-testid=reconstruction] img', 2);
@@ -81,6 +118,9 @@ test('web app: classify, explain and the gallery in chromium', { skip: noBrowser
       assert.match((await page.getByTestId('flipped').textContent())!, /^(yes|no)$/);
       assert.equal(await page.getByTestId('colour-legend').count(), 1);
       assert.equal(await page.getByTestId('explain-progress').isVisible(), false, 'the progress bar goes when done');
+      assert.equal(await page.locator('#explain-output').getAttribute('aria-busy'), null);
+      assert.equal((await focused(page)).id, 'explain-button', 'focus back on Explain when done');
+      assert.match((await page.getByTestId('explain-status').textContent())!, /^Explanation ready/);
     });
 
     await t.test('the opacity slider fades the overlay', async () => {
@@ -106,16 +146,91 @@ test('web app: classify, explain and the gallery in chromium', { skip: noBrowser
       assert.ok(fs.statSync(SCREENSHOT).size > 10_000);
     });
 
+    await t.test('a full queue: the retry seconds show, from a 429 before the stream and from its error event', async () => {
+      const banner = page.getByTestId('error');
+      const explain = page.getByTestId('explain-button');
+      const bannerSays = (re: RegExp) => page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[data-testid=error]')?.textContent ?? ''), re.source);
+      const answers: { status: number; headers: Record<string, string>; body: string; expect: RegExp }[] = [
+        // Refused before the event stream starts: the JSON error and a Retry-After header.
+        { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '7' },
+          body: JSON.stringify({ statusCode: 429, error: 'Too Many Requests', message: 'the server is busy (8 jobs waiting)', requestId: 'req-429', retryAfter: 7 }),
+          expect: /busy \(8 jobs waiting\).*try again in 7 s.*req-429/ },
+        // The same without the header: the body's retryAfter.
+        { status: 429, headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ statusCode: 429, error: 'Too Many Requests', message: 'the server is busy', requestId: 'req-body', retryAfter: 4 }),
+          expect: /try again in 4 s/ },
+        // The stream started, then its error event carries retryAfter.
+        { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' },
+          body: 'event: progress\ndata: {"phase":"queued","step":0,"steps":1,"position":2}\n\n'
+            + `event: error\ndata: ${JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'the job took longer than the server\'s limit', requestId: 'req-sse', retryAfter: 12 })}\n\n`,
+          expect: /server's limit.*Try again in 12 s.*req-sse/ },
+      ];
+      try {
+        for (const a of answers) {
+          if (a.status >= 400) mockedStatuses.add(a.status);
+          await page.route('**/api/explain', (route) => route.fulfill({ status: a.status, headers: a.headers, body: a.body }));
+          await explain.click();
+          await bannerSays(a.expect);
+          assert.equal(await page.locator('#explain-output').getAttribute('aria-busy'), null, 'not busy after an error');
+          assert.equal(await page.locator('#explain-cancel').isVisible(), false);
+          assert.equal(await explain.isDisabled(), false);
+          await page.unroute('**/api/explain');
+        }
+      } finally {
+        await page.unroute('**/api/explain');
+      }
+      await banner.locator('.dismiss').click();
+      assert.equal(await banner.textContent(), '');
+    });
+
+    await t.test('arrow keys move between the tabs, selection and focus following', async () => {
+      const selected = () => page.evaluate(() => [...document.querySelectorAll('[role=tab]')].map((t) => `${t.id}=${t.getAttribute('aria-selected')}`).join(' '));
+      const visible = () => page.evaluate(() => [...document.querySelectorAll<HTMLElement>('[role=tabpanel]')].filter((p) => !p.hidden).map((p) => p.id));
+      await page.getByTestId('classify-tab').focus();
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await selected(), 'tab-classify=false tab-gallery=true');
+      assert.equal((await focused(page)).id, 'tab-gallery');
+      assert.deepEqual(await visible(), ['panel-gallery']);
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await selected(), 'tab-classify=true tab-gallery=false');
+      assert.equal((await focused(page)).id, 'tab-classify');
+      assert.deepEqual(await visible(), ['panel-classify']);
+      // It wraps around: left of the first tab is the last.
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await selected(), 'tab-classify=false tab-gallery=true');
+      assert.equal((await focused(page)).id, 'tab-gallery');
+      assert.deepEqual(await visible(), ['panel-gallery']);
+    });
+
     await t.test('the gallery shows the test set, most uncertain first, and filters by outcome', async () => {
+      // The tab is open (arrow keys, above); a click on it keeps it so.
       await page.getByTestId('gallery-tab').click();
       const items = page.getByTestId('gallery').getByTestId('gallery-item');
       await items.first().waitFor();
       const all = await items.count();
       assert.ok(all > 2, `${all} thumbnails`);
       await imagesLoaded(page, '[data-testid=gallery] > li:first-child img', 1);
+      // The thumbnails are not a live region (48 labels read out); a short status line is.
+      assert.equal(await page.locator('#gallery-root').getAttribute('aria-live'), null);
+      assert.equal(await page.locator('#gallery-root [aria-live]').count(), 0);
+      const status = page.getByTestId('gallery-status');
+      assert.equal(await status.getAttribute('role'), 'status');
+      assert.match((await status.textContent())!, new RegExp(`^Showing ${all} of \\d+ images\\.$`));
       const fn = page.getByTestId('filter-FN');
       const fnCount = Number(await fn.locator('.count').textContent());
       assert.ok(fnCount > 0 && fnCount < all, `FN count ${fnCount} of ${all}`);
+
+      // "Show more" goes away when pressed: focus moves to the first thumbnail it added.
+      const more = page.getByTestId('gallery-more');
+      if (await more.count()) {
+        await more.click();
+        await page.waitForFunction((n) => document.querySelectorAll('[data-testid=gallery-item]').length > n, all);
+        const at = await page.evaluate(() => [...document.querySelectorAll('[data-testid=gallery-item]')].indexOf(document.activeElement!));
+        assert.equal(at, all, 'focus on the first new thumbnail');
+        const now = await items.count();
+        assert.match((await status.textContent())!, new RegExp(`^Showing ${now} of \\d+ images\\.$`));
+      }
+
       await fn.click();
       await page.waitForFunction((n) => {
         const els = [...document.querySelectorAll('[data-testid=gallery-item]')];
@@ -123,18 +238,29 @@ test('web app: classify, explain and the gallery in chromium', { skip: noBrowser
       }, fnCount);
       assert.equal(await fn.getAttribute('aria-pressed'), 'true');
       assert.equal(await page.getByTestId('filter-all').getAttribute('aria-pressed'), 'false');
+      // The filters were drawn anew: focus is on the new pressed one, not lost on <body>.
+      assert.equal((await focused(page)).testid, 'filter-FN', 'focus on the pressed filter');
+      assert.equal(await status.textContent(), `Showing ${fnCount} of ${fnCount} false negative${fnCount === 1 ? '' : 's'}.`);
     });
 
     await t.test('a gallery image can be sent to the classifier', async () => {
       await page.getByTestId('gallery-item').first().click();
       // The thumbnail's PNG is fetched first; then the classify tab opens with the old result cleared.
       await page.waitForFunction(() => document.querySelector('[data-testid=classify-tab]')?.getAttribute('aria-selected') === 'true');
+      // Focus followed the image into the now-visible classify panel, not left in the hidden gallery.
+      await page.waitForFunction(() => {
+        const a = document.activeElement, panel = document.getElementById('panel-classify')!;
+        return !panel.hidden && a !== null && a !== document.body && panel.contains(a);
+      });
+      assert.equal(await page.locator('#panel-gallery').isHidden(), true);
       await page.getByTestId('prediction').waitFor({ timeout: CLASSIFY_MS });
       assert.ok(CLASSES.includes((await page.getByTestId('prediction').textContent())!.trim()));
       assert.match((await page.locator('#preview-caption').textContent())!, /^test_\d+\.png/);
     });
 
-    assert.deepEqual(problems, [], 'the page logged no errors');
+    // The mocked error answers above are logged by chromium as failed loads: those are expected.
+    const expected = (p: string) => [...mockedStatuses].some((s) => p.startsWith(`console: Failed to load resource: the server responded with a status of ${s}`));
+    assert.deepEqual(problems.filter((p) => !expected(p)), [], 'the page logged no errors');
   } finally {
     await browser.close();
     await server.close();

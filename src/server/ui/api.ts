@@ -20,17 +20,30 @@ export class ApiRequestError extends Error {
 // Relative to the page, so the app also works behind a reverse proxy under a path prefix.
 export const apiUrl = (path: string): string => new URL(path, document.baseURI).href;
 
-function isApiError(x: unknown): x is ApiError {
+/** An error body as the server sends it; a full queue (429) or a timeout (503) may add `retryAfter` (seconds). */
+type ApiErrorBody = ApiError & { retryAfter?: unknown };
+
+function isApiError(x: unknown): x is ApiErrorBody {
   return typeof x === 'object' && x !== null && typeof (x as ApiError).message === 'string';
 }
 
+/** Whole seconds to wait, from a Retry-After header or a `retryAfter` field; null when absent or not a positive number. */
+function retrySeconds(x: unknown): number | null {
+  // Retry-After may also be an HTTP date: count the seconds until then.
+  const n = typeof x === 'number' ? x
+    : typeof x === 'string' && x.trim() !== '' ? (Number.isFinite(Number(x)) ? Number(x) : (Date.parse(x) - Date.now()) / 1000)
+      : NaN;
+  return Number.isFinite(n) && n > 0 ? Math.ceil(n) : null;
+}
+
 async function errorFrom(res: Response): Promise<ApiRequestError> {
-  const retry = Number(res.headers.get('retry-after'));
-  const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : null;
+  const fromHeader = retrySeconds(res.headers.get('retry-after'));
   let body: unknown = null;
   try { body = await res.json(); } catch { /* not JSON: fall back to the status line */ }
-  if (isApiError(body)) return new ApiRequestError(res.status, body.message, body.requestId ?? null, retryAfter);
-  return new ApiRequestError(res.status, `${res.status} ${res.statusText || 'error'}`.trim(), null, retryAfter);
+  if (isApiError(body)) {
+    return new ApiRequestError(res.status, body.message, body.requestId ?? null, fromHeader ?? retrySeconds(body.retryAfter));
+  }
+  return new ApiRequestError(res.status, `${res.status} ${res.statusText || 'error'}`.trim(), null, fromHeader);
 }
 
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -137,7 +150,7 @@ export async function explainStream(form: FormData, onProgress: (p: ExplainProgr
     else if (event === 'result') got.result = body as ExplainResponse;
     else if (event === 'error') {
       const e = isApiError(body) ? body : null;
-      got.failure = new ApiRequestError(e?.statusCode ?? 500, e?.message ?? 'the explanation failed', e?.requestId ?? null);
+      got.failure = new ApiRequestError(e?.statusCode ?? 500, e?.message ?? 'the explanation failed', e?.requestId ?? null, retrySeconds(e?.retryAfter));
     }
   });
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -27,6 +27,7 @@ const el = {
   progress: byId<HTMLProgressElement>('explain-progress'),
   phase: byId('explain-phase'),
   explainOutput: byId('explain-output'),
+  explainStatus: byId('explain-status'),
   optN: byId<HTMLInputElement>('opt-n'),
   optEarlyStop: byId<HTMLSelectElement>('opt-early-stop'),
   optEarlyStopDefault: byId<HTMLOptionElement>('opt-early-stop-default'),
@@ -37,6 +38,7 @@ const el = {
   optT: byId<HTMLInputElement>('opt-t'),
   optQuality: byId<HTMLSelectElement>('opt-quality'),
   galleryRoot: byId('gallery-root'),
+  galleryStatus: byId('gallery-status'),
 };
 
 const state: {
@@ -54,7 +56,10 @@ const state: {
 function describeError(e: unknown): string {
   if (e instanceof ApiRequestError) {
     const parts = [e.message];
+    // The wait comes from the Retry-After header (an answer refused before any work) or from the
+    // stream's error event (a job that failed after it started): both say it in seconds.
     if (e.status === 429) parts.push(e.retryAfter ? `The server is busy: try again in ${e.retryAfter} s.` : 'The server is busy: try again shortly.');
+    else if (e.retryAfter) parts.push(`Try again in ${e.retryAfter} s.`);
     if (e.requestId) parts.push(`(request ${e.requestId})`);
     return parts.join(' ');
   }
@@ -147,6 +152,7 @@ function resetResults(): void {
   el.results.replaceChildren(h('div', { class: 'card placeholder' }, h('p', {}, state.upload ? 'Classifying…' : 'Choose or drop an image to classify it.')));
   el.explainButton.disabled = true;
   el.explainOutput.replaceChildren(h('p', { class: 'muted' }, 'Classify an image first, then explain the decision (a few seconds).'));
+  el.explainStatus.textContent = '';
   el.progressRow.hidden = true;
 }
 
@@ -193,48 +199,75 @@ async function runExplain(): Promise<void> {
   state.explainAbort?.abort();
   clearError();
   const abort = state.explainAbort = new AbortController();
-  el.explainButton.disabled = true;
+  // The pressed Explain button is about to be disabled, which would drop focus on <body>: move it to
+  // Cancel, the one thing to do now (finishExplain brings it back).
+  const hadFocus = document.activeElement === el.explainButton;
   el.explainCancel.hidden = false;
+  if (hadFocus) el.explainCancel.focus();
+  el.explainButton.disabled = true;
   el.progressRow.hidden = false;
   el.progress.value = 0;
   el.phase.textContent = 'Sending the image…';
+  announceExplain('Explaining: sending the image…');
   el.explainOutput.setAttribute('aria-busy', 'true');
   el.explainOutput.replaceChildren();
   const fields = { ...classifyFields(), target: el.optTarget.value, t: el.optT.value.trim(), quality: el.optQuality.value };
+  let phase = '';
   try {
     const e = await explainStream(uploadForm(u.blob, u.name, fields), (p) => {
       if (abort.signal.aborted) return;
-      const { fraction, text } = describeProgress(p);
+      const { fraction, text, label } = describeProgress(p);
       el.progress.value = fraction;
       el.phase.textContent = text;
+      // The visible line counts steps; the live region says each phase once.
+      if (label !== phase) {
+        phase = label;
+        announceExplain(`Explaining: ${label.toLowerCase()}…`);
+      }
     }, abort.signal);
     if (abort.signal.aborted) return;
     el.progress.value = 1;
     el.phase.textContent = 'Done';
     el.progressRow.hidden = true;
     el.explainOutput.replaceChildren(renderExplanation(e));
+    announceExplain(`Explanation ready: ${e.factual} against ${e.target}, ${e.flipped ? '' : 'not '}flipped.`);
   } catch (e) {
     if (abort.signal.aborted) return;
     el.progressRow.hidden = true;
     el.explainOutput.replaceChildren(h('p', { class: 'muted' }, 'No explanation.'));
+    announceExplain('No explanation.');
     showError(e, 'Explanation');
   } finally {
-    if (state.explainAbort === abort) {
-      el.explainOutput.removeAttribute('aria-busy');
-      el.explainCancel.hidden = true;
-      el.explainButton.disabled = state.classification === null;
-    }
+    if (state.explainAbort === abort) finishExplain();
   }
 }
 
-function cancelExplain(): void {
-  state.explainAbort?.abort();
+/** The explanation's status for screen readers (a role=status region): phase changes and the outcome, never every step. */
+function announceExplain(text: string): void {
+  el.explainStatus.textContent = text;
+}
+
+/** The explanation is over (done, failed or cancelled): not busy any more, Cancel gone, focus back on Explain. */
+function finishExplain(): void {
   state.explainAbort = null;
-  el.progressRow.hidden = true;
+  // Focus on Cancel (or already dropped on <body>) goes back to Explain; focus the user took elsewhere stays there.
+  const a = document.activeElement;
+  const refocus = a === el.explainCancel || a === document.body || a === null;
+  el.explainOutput.removeAttribute('aria-busy');
   el.explainCancel.hidden = true;
   el.explainButton.disabled = state.classification === null;
+  if (refocus && !el.explainButton.disabled) el.explainButton.focus();
+}
+
+function cancelExplain(): void {
+  const abort = state.explainAbort;
+  if (!abort) return;
+  abort.abort();
+  // runExplain's finally skips a cancelled run (state.explainAbort no longer is its controller): finish here.
+  finishExplain();
+  el.progressRow.hidden = true;
   el.explainOutput.replaceChildren(h('p', { class: 'muted' }, 'Cancelled.'));
-  el.explainButton.focus();
+  announceExplain('Explanation cancelled.');
 }
 
 // ---- tabs ---------------------------------------------------------------------------------
@@ -267,11 +300,16 @@ for (const [i, t] of tabs.entries()) {
 
 // ---- wiring -------------------------------------------------------------------------------
 
-const gallery = new GalleryView(el.galleryRoot, {
+const gallery = new GalleryView(el.galleryRoot, el.galleryStatus, {
   onPick(blob, name) {
+    // The picked thumbnail is about to be hidden with its panel: focus follows the image to the
+    // results it is being classified into (unless the user moved on while its PNG was fetched).
+    const a = document.activeElement;
+    const refocus = !a || a === document.body || byId('panel-gallery').contains(a);
     showTab(tabs[0]!);
     takeUpload(blob, name);
     el.dropZone.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    if (refocus) el.results.focus({ preventScroll: true });
   },
   onError: (e) => showError(e, 'The gallery'),
 });

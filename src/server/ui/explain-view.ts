@@ -12,8 +12,11 @@ const PHASES: { phase: ExplainProgress['phase']; label: string; weight: number }
   { phase: 'images', label: 'Drawing the images', weight: 0.05 },
 ];
 
-/** Where the whole explanation stands in [0, 1], and a line saying so. */
-export function describeProgress(p: ExplainProgress): { fraction: number; text: string } {
+/**
+ * Where the whole explanation stands in [0, 1], a line saying so (with the step), and the phase's
+ * name alone (`label`, for the status a screen reader announces once per phase).
+ */
+export function describeProgress(p: ExplainProgress): { fraction: number; text: string; label: string } {
   let before = 0;
   for (const ph of PHASES) {
     if (ph.phase === p.phase) {
@@ -23,11 +26,11 @@ export function describeProgress(p: ExplainProgress): { fraction: number; text: 
       const detail = p.phase === 'queued'
         ? (p.position ? ` (${p.position} ahead)` : '')
         : stepped ? `: step ${p.step} of ${p.steps}` : '';
-      return { fraction: before + ph.weight * within, text: ph.label + detail };
+      return { fraction: before + ph.weight * within, text: ph.label + detail, label: ph.label };
     }
     before += ph.weight;
   }
-  return { fraction: 0, text: 'Working' };
+  return { fraction: 0, text: 'Working', label: 'Working' };
 }
 
 const DISPLAY_PX = 184;

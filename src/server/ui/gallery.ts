@@ -7,6 +7,12 @@ import { fixed, h } from './dom.ts';
 const PAGE = 48;
 const OUTCOMES: Outcome[] = ['TP', 'TN', 'FP', 'FN'];
 
+/** "false positives" (or "false positive" for one), for the status line. */
+function outcomeNoun(o: Outcome | null, n: number): string {
+  const noun = o === null ? 'image' : { TP: 'true positive', TN: 'true negative', FP: 'false positive', FN: 'false negative' }[o];
+  return n === 1 ? noun : `${noun}s`;
+}
+
 function outcomeMeaning(o: Outcome, positive: string | null): string {
   const p = positive ? `'${positive}'` : 'the positive class';
   return {
@@ -23,6 +29,9 @@ export interface GalleryHooks {
   onError(e: unknown): void;
 }
 
+/** Where focus goes once a page has arrived (only when it is still in the gallery, or was dropped on <body>). */
+type FocusAfter = 'filter' | 'first-new' | null;
+
 export class GalleryView {
   private model: ModelInfo | null = null;
   private outcome: Outcome | null = null;
@@ -31,8 +40,14 @@ export class GalleryView {
   private abort: AbortController | null = null;
   private loadedFor: string | null = null;
 
+  /**
+   * @param root where the gallery renders (replaced on every filter change)
+   * @param status a polite live region (role=status) outside root: a short line says what is shown,
+   *   instead of a screen reader reading out every thumbnail's label
+   */
   constructor(
     private readonly root: HTMLElement,
+    private readonly status: HTMLElement,
     private readonly hooks: GalleryHooks,
   ) {}
 
@@ -42,6 +57,7 @@ export class GalleryView {
     this.outcome = null;
     this.loadedFor = null;
     this.root.replaceChildren();
+    this.status.textContent = '';
   }
 
   /** Called when the tab opens: load the first page once per model. */
@@ -50,12 +66,13 @@ export class GalleryView {
     this.loadedFor = this.model.id;
     if (!this.model.gallery) {
       this.root.replaceChildren(h('p', { class: 'empty' }, 'This model folder has no test-set report to show (run meddiff evaluate on it).'));
+      this.status.textContent = 'This model has no test-set gallery.';
       return;
     }
     void this.load(true);
   }
 
-  private async load(reset: boolean): Promise<void> {
+  private async load(reset: boolean, focusAfter: FocusAfter = null): Promise<void> {
     const m = this.model;
     if (!m) return;
     this.abort?.abort();
@@ -66,16 +83,29 @@ export class GalleryView {
       const g = await getGallery(m.id, this.outcome, offset, PAGE, abort.signal);
       if (abort.signal.aborted) return;
       this.last = g;
+      // Checked before the re-render (or the removal of "Show more") drops focus on <body>: focus the
+      // new page only if the user is still here, not if they moved on while it loaded.
+      const refocus = focusAfter !== null && this.holdsFocus();
       if (reset) {
         this.shown = 0;
         this.render(g);
       }
-      this.append(m, g.items);
+      const first = this.append(m, g.items);
+      if (refocus) {
+        const target = focusAfter === 'filter' ? this.root.querySelector<HTMLElement>('.filter[aria-pressed="true"]')
+          : first ?? this.root.querySelector<HTMLElement>('[data-testid=gallery-more]');
+        target?.focus();
+      }
     } catch (e) {
       if ((e as Error).name !== 'AbortError') this.hooks.onError(e);
     } finally {
       if (this.abort === abort) this.root.removeAttribute('aria-busy');
     }
+  }
+
+  private holdsFocus(): boolean {
+    const a = document.activeElement;
+    return !a || a === document.body || this.root.contains(a);
   }
 
   private render(g: GalleryResponse): void {
@@ -104,25 +134,31 @@ export class GalleryView {
     b.addEventListener('click', () => {
       if (this.outcome === o) return;
       this.outcome = o;
-      void this.load(true);
+      void this.load(true, 'filter');
     });
     return b;
   }
 
-  private append(m: ModelInfo, items: GalleryItem[]): void {
+  /** Adds a page of thumbnails; returns the first new one (null for none). */
+  private append(m: ModelInfo, items: GalleryItem[]): HTMLButtonElement | null {
     const grid = this.root.querySelector('.gallery-grid');
     const more = this.root.querySelector('.gallery-more');
-    if (!grid || !more) return;
-    for (const it of items) grid.append(h('li', {}, this.thumb(m, it)));
+    if (!grid || !more) return null;
+    const thumbs = items.map((it) => this.thumb(m, it));
+    for (const b of thumbs) grid.append(h('li', {}, b));
     this.shown += items.length;
     const total = this.last?.total ?? this.shown;
     more.replaceChildren();
     if (items.length === 0 && this.shown === 0) grid.replaceWith(h('p', { class: 'empty' }, 'No images with this outcome.'));
+    this.status.textContent = this.shown === 0
+      ? `No ${outcomeNoun(this.outcome, 0)} to show.`
+      : `Showing ${this.shown} of ${total} ${outcomeNoun(this.outcome, total)}.`;
     if (this.shown < total) {
       const b = h('button', { type: 'button', class: 'secondary', 'data-testid': 'gallery-more' }, `Show more (${this.shown} of ${total})`);
-      b.addEventListener('click', () => void this.load(false));
+      b.addEventListener('click', () => void this.load(false, 'first-new'));
       more.append(b);
     }
+    return thumbs[0] ?? null;
   }
 
   private thumb(m: ModelInfo, it: GalleryItem): HTMLButtonElement {
