@@ -1,5 +1,7 @@
 /**
- * CSV manifests: a header row with `path,label[,split]` (any order, extra columns ignored).
+ * CSV manifests: a header row with `path,label[,split]` (any order, extra columns ignored), or
+ * the columns named in CsvColumns (the way users have their data: HAM10000's `melanoma`
+ * label, a `balanced=1` filter, a lesion mask column, a lesion id to split by).
  * Paths are relative to the CSV's folder unless absolute.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -49,9 +51,40 @@ const clip = (s: string, max = 120) => JSON.stringify(s.length > max ? `${s.slic
 const PATH_COLS = ['path', 'file', 'filename', 'filepath', 'image', 'image_path'];
 const LABEL_COLS = ['label', 'class', 'target', 'diagnosis'];
 
-export interface CsvOptions {
+/** Which columns of a CSV manifest mean what, and which rows to keep. Names are matched case-insensitively. */
+export interface CsvColumns {
+  /** Image path column (default: the first of path, file, filename, filepath, image, image_path). */
+  pathColumn?: string;
+  /** Label column (default: the first of label, class, target, diagnosis). */
+  labelColumn?: string;
+  /** Split column (train/val/test; default 'split' when present). */
+  splitColumn?: string;
+  /** Keep only rows whose column holds one of the values (e.g. { balanced: ['1'] }); several columns must all match. */
+  filters?: Record<string, string[]>;
+  /** A column with a mask image per row (lesion segmentation), paths like the image's. */
+  maskColumn?: string;
+  /**
+   * A column of group ids (lesion, patient): when the CSV has no split column, the seeded
+   * stratified split keeps each group in one split. Ignored when the CSV assigns splits.
+   */
+  groupColumn?: string;
+}
+
+export interface CsvOptions extends CsvColumns {
   /** Known classes: labels must be one of these names (or an integer index into them). */
   classNames?: string[];
+}
+
+/** 'column=value' (repeatable; values of one column are alternatives) → CsvColumns.filters. */
+export function parseCsvFilters(specs: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of specs) {
+    const k = f.indexOf('=');
+    if (k <= 0) throw new Error(`filter '${clip(f)}' must be column=value (e.g. balanced=1)`);
+    const col = f.slice(0, k).trim(), v = f.slice(k + 1).trim();
+    (out[col] ??= []).push(v);
+  }
+  return out;
 }
 
 export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): Promise<FileListing> {
@@ -68,25 +101,39 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
   const recs = parseCsv(text, csvPath);
   if (recs.length === 0) throw new Error(`${csvPath}: empty CSV; expected a header row 'path,label[,split]' and one row per image`);
   const header = recs[0].fields.map((h) => h.trim().toLowerCase());
-  const pi = header.findIndex((h) => PATH_COLS.includes(h));
-  const li = header.findIndex((h) => LABEL_COLS.includes(h));
-  const si = header.indexOf('split');
+  const has = `the columns are: ${clip(recs[0].fields.join(', '), 400)}`;
+  const named = (what: string, name: string | undefined): number => {
+    if (name === undefined) return -1;
+    const k = header.indexOf(name.trim().toLowerCase());
+    if (k < 0) throw new Error(`${csvPath}: no column '${clip(name)}' (${what}); ${has}`);
+    return k;
+  };
+  const pi = opts.pathColumn !== undefined ? named('--path-column', opts.pathColumn) : header.findIndex((h) => PATH_COLS.includes(h));
+  const li = opts.labelColumn !== undefined ? named('--label-column', opts.labelColumn) : header.findIndex((h) => LABEL_COLS.includes(h));
+  const si = opts.splitColumn !== undefined ? named('--split-column', opts.splitColumn) : header.indexOf('split');
+  const mi = named('--mask-column', opts.maskColumn), gi = named('--group-column', opts.groupColumn);
+  const filters = Object.entries(opts.filters ?? {}).map(([col, values]) => ({ col, k: named('--filter', col), values: new Set(values) }));
   if (pi < 0 || li < 0) {
-    throw new Error(`${csvPath}: header row '${clip(recs[0].fields.join(','))}' needs a 'path' and a 'label' column (optional 'split'); add the header row`);
+    throw new Error(`${csvPath}: header row '${clip(recs[0].fields.join(','))}' needs a 'path' and a 'label' column (optional 'split'), or name them (--path-column, --label-column); add the header row`);
   }
-  const rows = recs.slice(1);
-  if (rows.length === 0) throw new Error(`${csvPath}: no rows after the header`);
+  const all = recs.slice(1);
+  if (all.length === 0) throw new Error(`${csvPath}: no rows after the header`);
+  const rows = all.filter((r) => filters.every((f) => f.values.has((r.fields[f.k] ?? '').trim())));
+  if (rows.length === 0) throw new Error(`${csvPath}: no row matches ${filters.map((f) => `${f.col}=${[...f.values].join('|')}`).join(' and ')} (of ${all.length} rows)`);
   const base = dirname(resolve(csvPath));
   const at = (r: CsvRecord) => `${csvPath} line ${r.line}`;
 
-  const raw: { rec: CsvRecord; path: string; label: string; split?: string }[] = rows.map((r) => {
+  const raw: { rec: CsvRecord; path: string; label: string; split?: string; mask?: string; group?: string }[] = rows.map((r) => {
     const get = (k: number) => (r.fields[k] ?? '').trim();
     if (r.fields.length < header.length) throw new Error(`${at(r)}: ${r.fields.length} fields, header has ${header.length}; check quoting`);
     const path = get(pi), label = get(li);
     if (path === '') throw new Error(`${at(r)}: empty path`);
     if (path.includes('\0')) throw new Error(`${at(r)}: path '${clip(path)}' contains a NUL byte (binary file, or wrong encoding?)`);
     if (label === '') throw new Error(`${at(r)}: empty label for '${clip(path)}'`);
-    return { rec: r, path, label, split: si >= 0 ? get(si) : undefined };
+    const mask = mi >= 0 ? get(mi) : undefined, group = gi >= 0 ? get(gi) : undefined;
+    if (mask === '') throw new Error(`${at(r)}: empty mask path for '${clip(path)}' (--mask-column ${opts.maskColumn})`);
+    if (group === '') throw new Error(`${at(r)}: empty group id for '${clip(path)}' (--group-column ${opts.groupColumn})`);
+    return { rec: r, path, label, split: si >= 0 ? get(si) : undefined, mask, group };
   });
 
   let classNames: string[];
@@ -109,7 +156,11 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
       if (!split) throw new Error(`${at(r.rec)}: split '${clip(r.split)}' must be train, val or test (fill it in or drop the split column)`);
     }
     const path = isAbsolute(r.path) ? r.path : resolve(base, r.path);
-    return { path, rel: r.path.split('\\').join('/'), label, split, origin: at(r.rec) };
+    return {
+      path, rel: r.path.split('\\').join('/'), label, split, origin: at(r.rec),
+      ...(r.mask !== undefined ? { mask: isAbsolute(r.mask) ? r.mask : resolve(base, r.mask) } : {}),
+      ...(r.group !== undefined ? { group: r.group } : {}),
+    };
   });
   return { kind: 'csv', source: csvPath, classNames, items, hasSplits: si >= 0 };
 }

@@ -10,8 +10,8 @@ import { decodeImage, type DicomWindowRule } from './decode.ts';
 import { loadMedMNIST, type MedMNISTData } from './medmnist.ts';
 import { preprocessImage, preprocessU8, type ArrayResize, type FitMode } from './preprocess.ts';
 import { scanImageFolder, type FileListing, type LabeledFile } from './folder.ts';
-import { readCsvManifest } from './csv.ts';
-import { SPLITS, balanceIndices, classCounts, stratifiedSplit, type BalanceMode, type SplitName } from './split.ts';
+import { readCsvManifest, type CsvColumns } from './csv.ts';
+import { SPLITS, balanceIndices, classCounts, groupedStratifiedSplit, stratifiedSplit, type BalanceMode, type SplitName } from './split.ts';
 
 export type SourceKind = 'npz' | 'folder' | 'csv';
 
@@ -44,9 +44,11 @@ export interface OpenDatasetOptions {
   classNames?: string[];
   /** Files decoded in parallel (sharp uses its own threads). Default 4. */
   concurrency?: number;
+  /** CSV manifests: which columns mean what and which rows to keep (ignored for other sources). */
+  csv?: CsvColumns;
 }
 
-export interface Sample { image: Float32Array; label: number; path?: string }
+export interface Sample { image: Float32Array; label: number; path?: string; /** CSV --mask-column: the mask file for it. */ mask?: string }
 export interface SkippedFile { path: string; reason: string }
 
 export interface DataSplit {
@@ -96,7 +98,7 @@ export async function openDataset(pathOrSpec: string | DatasetSpec, opts: OpenDa
   const classNames = spec.classNames ?? opts.classNames;
   const o = { ...opts, classNames };
   if (kind === 'npz') return npzDataset(await loadMedMNIST(spec.path, { classNames }), o);
-  const listing = kind === 'folder' ? await scanImageFolder(spec.path, { classNames }) : await readCsvManifest(spec.path, { classNames });
+  const listing = kind === 'folder' ? await scanImageFolder(spec.path, { classNames }) : await readCsvManifest(spec.path, { ...opts.csv, classNames });
   return fileDataset(listing, o);
 }
 
@@ -171,7 +173,11 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   const assigned: SplitName[] = new Array(items.length);
   if (listing.hasSplits) items.forEach((it, i) => { assigned[i] = it.split!; });
   else {
-    const parts = stratifiedSplit(items.map((it) => it.label), { seed, fractions: opts.splitFractions });
+    const labels = items.map((it) => it.label);
+    const grouped = items.length > 0 && items.every((it) => it.group !== undefined);
+    const parts = grouped
+      ? groupedStratifiedSplit(labels, items.map((it) => it.group!), { seed, fractions: opts.splitFractions })
+      : stratifiedSplit(labels, { seed, fractions: opts.splitFractions });
     for (const s of SPLITS) for (const i of parts[s]) assigned[i] = s;
   }
 
@@ -219,7 +225,7 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
       get(i) {
         checkIndex(i, order.length, `${listing.source} ${name}`);
         const j = order[i];
-        return { image: images[j]!, label: items[j].label, path: items[j].path };
+        return { image: images[j]!, label: items[j].label, path: items[j].path, ...(items[j].mask ? { mask: items[j].mask } : {}) };
       },
     });
   }

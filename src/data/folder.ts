@@ -16,6 +16,10 @@ export interface LabeledFile {
   split?: SplitName;
   /** Where it came from, for error messages (e.g. 'labels.csv line 7'). */
   origin?: string;
+  /** A mask image for it (CSV --mask-column). */
+  mask?: string;
+  /** Its group (CSV --group-column): splits drawn here keep a group together. */
+  group?: string;
 }
 
 export interface FileListing {

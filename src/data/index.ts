@@ -9,8 +9,8 @@ export {
   type FitMode, type ArrayResize, type PreprocessOptions, type ArrayPreprocessOptions,
 } from './preprocess.ts';
 export { scanImageFolder, type FileListing, type LabeledFile, type ScanOptions } from './folder.ts';
-export { readCsvManifest, parseCsv, type CsvOptions, type CsvRecord } from './csv.ts';
-export { stratifiedSplit, balanceIndices, classCounts, parseSplitName, SPLITS, type SplitName, type SplitOptions, type BalanceMode } from './split.ts';
+export { readCsvManifest, parseCsv, parseCsvFilters, type CsvColumns, type CsvOptions, type CsvRecord } from './csv.ts';
+export { stratifiedSplit, groupedStratifiedSplit, balanceIndices, classCounts, parseSplitName, SPLITS, type SplitName, type SplitOptions, type BalanceMode } from './split.ts';
 export {
   openDataset, detectKind, stackSplit,
   type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind, type StackedSplit,

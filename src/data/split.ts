@@ -50,6 +50,53 @@ export function stratifiedSplit(labels: ArrayLike<number>, opts: SplitOptions = 
   return { train: sorted(parts.train), val: sorted(parts.val), test: sorted(parts.test) };
 }
 
+/**
+ * stratifiedSplit for data with groups (several images of one lesion or patient): whole groups go
+ * to one split, so no group is in two. Groups are stratified by their label (the most common one
+ * among their images), shuffled per label (seeded), and cut where the running image count passes
+ * the fractions. Each output list is sorted ascending.
+ */
+export function groupedStratifiedSplit(labels: ArrayLike<number>, groups: readonly string[], opts: SplitOptions = {}): Record<SplitName, Int32Array> {
+  const seed = opts.seed ?? 0;
+  const [ft, fv, fs] = opts.fractions ?? [0.8, 0.1, 0.1];
+  if (![ft, fv, fs].every((f) => f >= 0) || Math.abs(ft + fv + fs - 1) > 1e-6) {
+    throw new Error(`split fractions must be non-negative and sum to 1, got ${[ft, fv, fs].join('/')}`);
+  }
+  if (groups.length !== labels.length) throw new Error(`groupedStratifiedSplit: ${groups.length} groups for ${labels.length} labels`);
+  const members = new Map<string, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    let m = members.get(groups[i]!);
+    if (!m) members.set(groups[i]!, (m = []));
+    m.push(i);
+  }
+  const byLabel = new Map<number, string[]>();
+  for (const [g, idx] of members) {
+    const counts = new Map<number, number>();
+    for (const i of idx) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+    const label = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+    let list = byLabel.get(label);
+    if (!list) byLabel.set(label, (list = []));
+    list.push(g);
+  }
+  const parts: Record<SplitName, number[]> = { train: [], val: [], test: [] };
+  for (const [label, gs] of [...byLabel].sort((a, b) => a[0] - b[0])) {
+    gs.sort(); // a fixed order before the seeded shuffle (Map order follows the file)
+    new Rng(hashSeed(seed, 'group-split', label)).shuffle(gs);
+    const total = gs.reduce((a, g) => a + members.get(g)!.length, 0);
+    let seen = 0;
+    for (const g of gs) {
+      const idx = members.get(g)!;
+      // the split where this group's first image falls, by the cumulative count: val, test, then train
+      const at = (seen + 0.5) / total;
+      const split: SplitName = at < fv ? 'val' : at < fv + fs ? 'test' : 'train';
+      parts[split].push(...idx);
+      seen += idx.length;
+    }
+  }
+  const sorted = (a: number[]) => Int32Array.from(a).sort();
+  return { train: sorted(parts.train), val: sorted(parts.val), test: sorted(parts.test) };
+}
+
 export type BalanceMode = 'none' | 'undersample' | 'oversample';
 
 /**
