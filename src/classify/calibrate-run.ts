@@ -1,6 +1,6 @@
 // calibrate() as a library call: classify a VALIDATION split with a pipeline, fit the vote-share
 // threshold (and optionally the time window), store it beside the weights.
-import { parseSplitName } from '../data/index.ts';
+import { parseSplitName, type CsvColumns } from '../data/index.ts';
 import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger, type OodCalibration } from '../pipeline/index.ts';
 import { accuracy, balancedAccuracy, defaultPositiveClass, oodScore, quantile, thresholdDecisions } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
@@ -14,6 +14,8 @@ export interface CalibrateOptions {
   /** Split to fit on (default 'val'); the test split is refused. */
   split?: string;
   limit?: number;
+  /** CSV manifests: columns and filters (default: those the model was trained with). */
+  csv?: CsvColumns;
   /** Classify settings (N, seed, batch, mirror, tRange…); early stopping is refused. */
   classify?: Partial<ClassifyConfig>;
   /** Also choose the diffusion-time window of the pairs. */
@@ -65,7 +67,7 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   if (cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error(`calibration needs the vote shares over all N pairs of every image; drop --early-stop ${cfg.earlyStop}`);
   const objective = o.objective ?? 'balanced-accuracy';
   if (objective !== 'balanced-accuracy' && objective !== 'accuracy') throw new Error(`objective must be 'balanced-accuracy' or 'accuracy', got '${String(objective)}'`);
-  const { images, labels, count } = await p.loadSplit(o.data, split, { limit: o.limit, logger: o.logger, sameClasses: true });
+  const { images, labels, count } = await p.loadSplit(o.data, split, { limit: o.limit, logger: o.logger, sameClasses: true, csv: o.csv });
   const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, keepErrors: search });
   const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
   // the OOD threshold from the scores over the pairs classify will draw: those in `tRange`

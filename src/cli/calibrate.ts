@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { calibrate, type CalibrationObjective } from '../classify/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom } from './common.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
 export function calibrateCommand(): Command {
-  return withClassifyOptions(withRuntimeOptions(new Command('calibrate')))
+  return withCsvOptions(withClassifyOptions(withRuntimeOptions(new Command('calibrate'))))
     .description('Fit a vote-share decision threshold on VALIDATION data (two classes) and store it with the model')
     .requiredOption('--data <path>', 'data set with a validation split')
     .option('--split <name>', 'split to fit on (never the test split you report)', 'val')
@@ -33,7 +33,7 @@ Examples:
       try {
         let progress: Progress | null = null;
         const { calibration: cal, window: win, file } = await calibrate(p, {
-          data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, classify: classifyConfigFrom(o),
+          data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), classify: classifyConfigFrom(o),
           searchT: Boolean(o.searchT), oodOnly: Boolean(o.oodOnly), oodQuantile: o.oodQuantile as number, minWidth: o.minWidth as number, significance: o.significance as number, objective, logger: stderrLogger,
           onProgress: (x) => { progress ??= new Progress(`calibrate ${o.split as string}`, x.total); progress.update(x.done, `${x.forwardPasses} forward passes`); },
         });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { initRuntime, BACKENDS, type RuntimeInfo } from '../runtime/index.ts';
 import { loadPipeline, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
+import { parseCsvFilters, type CsvColumns } from '../data/index.ts';
 
 /** Options every compute command shares. */
 export function withRuntimeOptions(cmd: Command): Command {
@@ -48,4 +49,28 @@ export function weightsFrom(o: Record<string, unknown>): 'ema' | 'raw' {
 /** --model (and --weights) as a pipeline; the calibration beside the weights is read unless told not to. */
 export function loadModelOption(o: Record<string, unknown>, opts: { calibration?: boolean } = {}): DiffusionPipeline {
   return loadPipeline(o.model as string, { weights: weightsFrom(o), calibration: opts.calibration, logger: stderrLogger });
+}
+
+/** The CSV manifest options of train, evaluate and calibrate (ignored for npz archives and folders). */
+export function withCsvOptions(cmd: Command): Command {
+  return cmd
+    .option('--path-column <name>', 'CSV: the image path column (default: path, file, filename, image…)')
+    .option('--label-column <name>', 'CSV: the label column (default: label, class, target, diagnosis)')
+    .option('--split-column <name>', "CSV: the split column, train/val/test (default: 'split' when present)")
+    .option('--filter <column=value>', 'CSV: keep only rows where column = value (repeatable; values of one column are alternatives)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--mask-column <name>', 'CSV: a column of mask images (lesion segmentations)')
+    .option('--group-column <name>', 'CSV without a split column: keep each group (lesion, patient) in one split');
+}
+
+/** CsvColumns from the options above; undefined when none was given (evaluate then uses the model's). */
+export function csvColumnsFrom(o: Record<string, unknown>): CsvColumns | undefined {
+  const c: CsvColumns = {
+    ...(o.pathColumn !== undefined ? { pathColumn: o.pathColumn as string } : {}),
+    ...(o.labelColumn !== undefined ? { labelColumn: o.labelColumn as string } : {}),
+    ...(o.splitColumn !== undefined ? { splitColumn: o.splitColumn as string } : {}),
+    ...(o.filter !== undefined ? { filters: parseCsvFilters(o.filter as string[]) } : {}),
+    ...(o.maskColumn !== undefined ? { maskColumn: o.maskColumn as string } : {}),
+    ...(o.groupColumn !== undefined ? { groupColumn: o.groupColumn as string } : {}),
+  };
+  return Object.keys(c).length ? c : undefined;
 }

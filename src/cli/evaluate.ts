@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { evaluate, accuracyAt, type OodReport, type RemovalPoint, type ReportSummary } from '../eval/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom } from './common.ts';
 import { explainSettings } from './explain.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
 export function evaluateCommand(): Command {
-  return withClassifyOptions(withRuntimeOptions(new Command('evaluate')))
+  return withCsvOptions(withClassifyOptions(withRuntimeOptions(new Command('evaluate'))))
     .description('Evaluate a trained model on a data split: accuracy, F1, AUROC, uncertainty curves, vote vs mean; writes report.html')
     .requiredOption('--data <path>', 'MedMNIST .npz, image folder or CSV manifest')
     .option('--split <name>', 'train, val or test', 'test')
@@ -34,7 +34,7 @@ Examples:
       try {
         let progress: Progress | null = null;
         summary = await evaluate(p, {
-          data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, out: o.out as string,
+          data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), out: o.out as string,
           classify: classifyConfigFrom(o), positive: o.positive as string | undefined, logger: stderrLogger,
           ood: o.ood ? { data: o.ood as string[] } : undefined,
           explain: (o.explain as number) > 0 ? { images: o.explain as number, settings: explainSettings({ ...o, steps: undefined }) } : undefined,

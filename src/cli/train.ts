@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { trainFromData, type StepMetrics } from '../train/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption } from './common.ts';
+import { startRuntime, withRuntimeOptions, withCsvOptions, csvColumnsFrom, intOption, floatOption } from './common.ts';
 import { Progress } from './progress.ts';
 
 export function trainCommand(): Command {
-  return withRuntimeOptions(new Command('train'))
+  return withCsvOptions(withRuntimeOptions(new Command('train')))
     .description('Train a class-conditional wavelet diffusion model on an npz archive, an image folder or a CSV manifest')
     .requiredOption('--data <path>', 'MedMNIST .npz, folder root/<class>/*.png|jpg|tif|dcm, or CSV (path,label[,split])')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl')
@@ -36,6 +36,7 @@ Examples:
   meddiff train --data data/pneumoniamnist.npz --out runs/pneu --batch 64 --steps 10000 --time-limit 60
   meddiff train --data my_xrays/ --out runs/mine --config tiny --batch 32 --skip-bad
   meddiff train --data labels.csv --out runs/csv --batch 128 --micro-batch 32
+  meddiff train --data ham10000/split.csv --label-column melanoma --filter balanced=1 --out runs/ham --image-size 64
 `)
     .action(async (o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string });
@@ -62,7 +63,7 @@ Examples:
       process.once('SIGINT', onSigint);
       const r = await trainFromData({
         signal: ac.signal,
-        data: o.data as string, out: o.out as string, config: o.config as string, train,
+        data: o.data as string, out: o.out as string, config: o.config as string, train, csv: csvColumnsFrom(o),
         imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad),
         limit: o.limit as number | undefined,
         timeLimitSec: o.timeLimit !== undefined ? (o.timeLimit as number) * 60 : undefined,

@@ -8,7 +8,7 @@ import { tf } from '../runtime/index.ts';
 import { portablePath, writeFileAtomic } from '../util/index.ts';
 import { haarForward, haarInverse, type ScheduleConfig } from '../diffusion/index.ts';
 import { createDenoiser, type Denoiser, type DenoiserConfig, type SafetensorsDtype } from '../models/index.ts';
-import { decodeImage, openDataset, parseSplitName, preprocessImage, stackSplit, type DecodedImage, type OpenDatasetOptions, type SplitName, type StackedSplit } from '../data/index.ts';
+import { decodeImage, openDataset, parseSplitName, preprocessImage, stackSplit, type CsvColumns, type DecodedImage, type OpenDatasetOptions, type SplitName, type StackedSplit } from '../data/index.ts';
 import { fileRecord, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { CALIBRATION_FILE, loadCalibration, saveCalibration } from './calibration.ts';
 import { checkModelFits, defaultSchedule, pipelineConfigJson, readPipelineConfig, validatePreprocessConfig } from './config.ts';
@@ -85,10 +85,10 @@ export class DiffusionPipeline {
    * A split of a data set as this model sees it (its preprocessing and split seed) as one NHWC
    * batch: all images, or `limit` of them spread evenly. `sameClasses` refuses data whose classes differ.
    */
-  async loadSplit(data: string, split: string, o: { limit?: number; logger?: Logger; sameClasses?: boolean } = {}): Promise<StackedSplit & { split: SplitName }> {
+  async loadSplit(data: string, split: string, o: { limit?: number; logger?: Logger; sameClasses?: boolean; csv?: CsvColumns } = {}): Promise<StackedSplit & { split: SplitName }> {
     const name = parseSplitName(split);
     if (!name) throw new Error(`split must be train, val or test, got '${split}'`);
-    const ds = await openDataset(data, { ...this.datasetOptions(), split: name, onWarning: (m) => o.logger?.warn?.(m) });
+    const ds = await openDataset(data, { ...this.datasetOptions(), ...(o.csv ? { csv: o.csv } : {}), split: name, onWarning: (m) => o.logger?.warn?.(m) });
     if (o.sameClasses && ds.classNames.join('\n') !== this.classNames.join('\n')) {
       throw new Error(`the model's classes (${this.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); use data with the same classes`);
     }
@@ -98,9 +98,11 @@ export class DiffusionPipeline {
   }
 
   /** Options that make openDataset see a data set exactly as this model's preprocessing does. */
-  datasetOptions(): Pick<OpenDatasetOptions, 'imageSize' | 'contentSize' | 'channels' | 'fit' | 'dicomWindow' | 'seed'> {
-    const p = this.preprocessing;
-    return { imageSize: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit, dicomWindow: p.dicomWindow, seed: this.splitSeed };
+  datasetOptions(): Pick<OpenDatasetOptions, 'imageSize' | 'contentSize' | 'channels' | 'fit' | 'dicomWindow' | 'seed' | 'csv'> {
+    const p = this.preprocessing, csv = this.config.data?.csv;
+    // the CSV columns and filters training used (a CSV's split and rows depend on them)
+    return { imageSize: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit, dicomWindow: p.dicomWindow, seed: this.splitSeed,
+      ...(csv && typeof csv === 'object' ? { csv: csv as CsvColumns } : {}) };
   }
 
   /** Seed of the 80/10/10 split drawn at training time (sources without splits), so evaluation uses the same split. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createDenoiser, presetConfig, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
 import { portablePath } from '../util/index.ts';
 import { createPipeline, defaultSchedule, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
-import { openDataset, BatchStream, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
+import { openDataset, BatchStream, type CsvColumns, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
 import { Trainer, type StepMetrics, type TrainBatches, type ValidationMetrics, type ValidationRecord } from './trainer.ts';
 import { DiffusionClassifier } from '../classify/index.ts';
@@ -24,6 +24,8 @@ export interface TrainRunOptions {
   skipBad?: boolean;
   /** Limit the training split to its first n examples (for smoke tests). */
   limit?: number;
+  /** CSV manifests: named columns, row filters, a group column for the split (recorded in config.json for evaluation). */
+  csv?: CsvColumns;
   onLog?: (m: StepMetrics) => void;
   /** Validate every k steps (0 = never; default 500) on the first valImages of the val split with valPairs pairs. */
   valEvery?: number;
@@ -128,7 +130,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   if (!Number.isInteger(imageSize) || imageSize < 2 || imageSize % 2 !== 0) throw new Error(`--image-size must be an even number of pixels (one Haar stage halves it), got ${imageSize}`);
   const dataset = await openDataset(o.data, {
     imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: requested.seed, skipBad: o.skipBad, onWarning: warn,
-    balance: requested.balance ? 'oversample' : 'none',
+    balance: requested.balance ? 'oversample' : 'none', ...(o.csv ? { csv: o.csv } : {}),
   });
   const trainSize = o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train');
   if (trainSize === 0) throw new Error(`${o.data}: the training split is empty; add images or use a CSV with a split column`);
@@ -161,6 +163,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
       path: portablePath(o.data), kind: dataset.kind, limit: o.limit ?? null,
       // how the 80/10/10 split was drawn (folders, CSVs without a split column): evaluation must use the same
       splitSeed: train.seed,
+      ...(o.csv && dataset.kind === 'csv' ? { csv: o.csv } : {}),
     },
   });
   const trainer = new Trainer({
