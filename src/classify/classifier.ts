@@ -9,7 +9,8 @@ import type { DiffusionPipeline } from '../pipeline/index.ts';
 import { mirrorSome } from '../data/index.ts';
 import { validateClassifyConfig } from './config.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
-import { argmin, binomialTestP, majorityVote, meanErrors, pairVote, shareDecided, signTestP, thresholdDecision, voteDecided, voteEntropy } from '../stats/index.ts';
+import { argmin, majorityVote, meanErrors, pairVote, thresholdDecision, voteEntropy } from '../stats/index.ts';
+import { shouldStopEarly } from './stopping.ts';
 
 /** What the classifier needs of a model: the pipeline (denoiser, preprocessing, schedule, classes). */
 export type ClassifierModel = DiffusionPipeline;
@@ -89,21 +90,7 @@ export class DiffusionClassifier {
   }
 
   private shouldStop(job: Job): boolean {
-    const { n, earlyStop, minPairs, alpha } = this.cfg;
-    if (job.used >= n) return true;
-    if (earlyStop === 'off') return false;
-    const K = this.numClasses;
-    const votes = new Array<number>(K).fill(0);
-    for (let k = 0; k < job.used; k++) votes[pairVote(job.errors, k, K)]!++;
-    const confident = earlyStop === 'confident' && job.used >= minPairs;
-    const sorted = [...votes].sort((a, b) => b - a);
-    const majority = voteDecided(votes, n - job.used) || (confident && signTestP(sorted[0]!, sorted[1] ?? 0) < alpha);
-    const d = this.cfg.aggregate === 'vote' ? this.cfg.decisionThreshold : null;
-    if (!d) return majority;
-    // a calibrated threshold must be safe too (26 of 26 votes can still end at 51%, under 0.773),
-    // and so must the plain majority, which reports show beside it
-    const v = votes[d.positive]!;
-    return majority && (shareDecided(v, job.used, n, d.threshold) || (confident && binomialTestP(v, job.used, d.threshold) < alpha));
+    return shouldStopEarly(job.errors, job.used, this.numClasses, this.cfg);
   }
 
   /** Errors of a set of (job, pair) tasks for every class, written into the jobs. */

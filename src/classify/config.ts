@@ -1,16 +1,19 @@
-import { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
+import { DEFAULT_CLASSIFY_CONFIG, EARLY_STOP_DEFAULTS } from './constants.ts';
 import type { ClassifyConfig } from './types.ts';
 
 const ALLOWED = {
   times: ['uniform', 'stratified', 'grid'],
   aggregate: ['vote', 'mean'],
-  earlyStop: ['off', 'decided', 'confident'],
+  earlyStop: ['off', 'decided', 'confident', 'paired'],
 } as const;
 
 export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): ClassifyConfig {
   const keys = Object.keys(DEFAULT_CLASSIFY_CONFIG);
   for (const k of Object.keys(partial)) if (!keys.includes(k)) throw new Error(`classify config: '${k}' is not an option; allowed: ${keys.join(', ')}`);
-  const c = { ...DEFAULT_CLASSIFY_CONFIG, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as ClassifyConfig;
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<ClassifyConfig>;
+  // a rule's own alpha, minPairs and chunk fill what the caller left open
+  const ruleDefaults = typeof given.earlyStop === 'string' ? EARLY_STOP_DEFAULTS[given.earlyStop as keyof typeof EARLY_STOP_DEFAULTS] : undefined;
+  const c = { ...DEFAULT_CLASSIFY_CONFIG, ...ruleDefaults, ...given } as ClassifyConfig;
   const int = (f: keyof ClassifyConfig, min: number) => {
     const v = c[f];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`classify config: '${f}' must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);

@@ -1,4 +1,4 @@
-import type { ClassifyConfig } from './types.ts';
+import type { ClassifyConfig, EarlyStopRule } from './types.ts';
 
 export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   n: 51,
@@ -14,4 +14,14 @@ export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   alpha: 1e-3,
   keepErrors: true,
   decisionThreshold: null,
+};
+
+/**
+ * Settings a rule brings with it when the caller leaves them open ('confident' keeps the general
+ * defaults above). 'paired': chosen on the PneumoniaMNIST validation split (docs/results-notes.md,
+ * issue 20): the chance that the remaining pairs would change the decision is below alpha, checked
+ * every chunk pairs from minPairs on.
+ */
+export const EARLY_STOP_DEFAULTS: Partial<Record<EarlyStopRule, Pick<ClassifyConfig, 'alpha' | 'minPairs' | 'chunk'>>> = {
+  paired: { alpha: 0.05, minPairs: 8, chunk: 2 },
 };

@@ -1,7 +1,8 @@
 export { DiffusionClassifier } from './classifier.ts';
 export type { ClassifierModel, ClassifyProgress, ClassifyCallOptions } from './classifier.ts';
 export { validateClassifyConfig } from './config.ts';
-export { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
+export { DEFAULT_CLASSIFY_CONFIG, EARLY_STOP_DEFAULTS } from './constants.ts';
+export { shouldStopEarly, type StopConfig } from './stopping.ts';
 export { pairVote, voteCounts, meanErrors, majorityVote, voteEntropy, voteDecided, thresholdDecision, thresholdDecisions, shareDecided, signTestP, binomialTestP, argmin } from '../stats/index.ts';
 export type { Aggregate, ClassifyConfig, DecisionThreshold, EarlyStopRule, ImageResult, TimeSampling } from './types.ts';
 export { classify, classifyWithSettings, classifyFiles, classifyPixels, classifySettings, describeResult, classificationJson } from './run.ts';

@@ -2,7 +2,7 @@ import type { Aggregate } from '../stats/index.ts';
 
 export type { Aggregate };
 export type TimeSampling = 'uniform' | 'stratified' | 'grid';
-export type EarlyStopRule = 'off' | 'decided' | 'confident';
+export type EarlyStopRule = 'off' | 'decided' | 'confident' | 'paired';
 
 /** Two-class decision by a calibrated threshold: `positive` when its vote share is ≥ threshold. */
 export interface DecisionThreshold { positive: number; threshold: number }
@@ -32,6 +32,9 @@ export interface ClassifyConfig {
    * 'decided': stop once the vote leader cannot be overtaken by the remaining pairs (never changes
    * the vote). 'confident': also stop when a sign test on the top-two vote counts is decisive
    * (p < alpha) after minPairs pairs (may change a few votes; measured in bench:classify).
+   * 'paired': also stop, after minPairs pairs, once the probability that the remaining pairs change
+   * the decision (majority, calibrated threshold; the mean by a paired t-test) is below alpha
+   * (src/classify/stopping.ts). Its alpha, minPairs and chunk default to EARLY_STOP_DEFAULTS.paired.
    */
   earlyStop: EarlyStopRule;
   /** Pairs evaluated per image between early-stopping checks. */

@@ -11,7 +11,7 @@ export function withClassifyOptions(cmd: Command): Command {
     .requiredOption('--model <dir>', 'a training run, checkpoint or shipped model folder')
     .option('--n <k>', 'noise/time pairs per image', intOption('--n', 1), 51)
     .option('--aggregate <how>', 'vote (majority vote, default) or mean (mean error)', 'vote')
-    .option('--early-stop <rule>', "off, decided (stop when the vote can't change) or confident (sign test)", 'off')
+    .option('--early-stop <rule>', "off, decided (stop when the vote can't change), confident (sign test) or paired (stop when the remaining pairs would change the decision with probability < 5%, from 8 pairs on)", 'off')
     .option('--times <mode>', 'uniform, stratified or grid', 'uniform')
     .option('--t-range <lo,hi>', "draw the pairs' times in [lo, hi] (default: the window in the model's calibration.json, else 0,1 as in the paper)", tRangeOption)
     .option('--mirror', "odd pairs see the left–right mirror image, pooling both views at no extra cost (side-free images such as ultrasound, for models trained with --hflip; default: as in the model's calibration.json)")

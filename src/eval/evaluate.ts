@@ -6,6 +6,7 @@ import { explainImages, explanationTable, type ExplainConfig } from '../explain/
 import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
 import { defaultPositiveClass, oodScore } from '../stats/index.ts';
 import { portablePath } from '../util/index.ts';
+import type { CsvColumns } from '../data/index.ts';
 import { calibratedFigures, calibratedSectionHtml } from './calibrated.ts';
 import { oodDetection, oodSectionHtml, type OodOptions, type OodReport } from './ood.ts';
 import { writeReport, type ReportSection, type ReportSummary } from './report.ts';
@@ -18,6 +19,8 @@ export interface EvaluateOptions {
   split?: string;
   /** Only the first k images, spread evenly over the split. */
   limit?: number;
+  /** CSV manifests: columns and filters (default: those the model was trained with). */
+  csv?: CsvColumns;
   /** Report folder. */
   out: string;
   classify?: Partial<ClassifyConfig>;
@@ -36,7 +39,7 @@ export interface EvaluateOptions {
 
 /** Classify a split of a data set with a pipeline and write report.html, report.json, predictions.csv and the plots. */
 export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promise<ReportSummary> {
-  const { split, images, labels, ids: rawIds, count } = await p.loadSplit(o.data, o.split ?? 'test', { limit: o.limit, logger: o.logger, sameClasses: true });
+  const { split, images, labels, ids: rawIds, count } = await p.loadSplit(o.data, o.split ?? 'test', { limit: o.limit, logger: o.logger, sameClasses: true, csv: o.csv });
   const ids = rawIds.map((id) => (path.isAbsolute(id) ? portablePath(id) : id));
   const settings = classifySettings(p, { ...o.classify, calibration: o.calibration, logger: o.logger });
   const cfg = settings.config, cal = settings.stored;
@@ -60,7 +63,7 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
   if (cal && calibrated) sections.push({ title: 'Calibrated decision', html: calibratedSectionHtml(records, cal, calibrated, p.classNames, positive) });
   if (cfg.earlyStop !== 'off') {
     const mean = passes / count / p.classNames.length;
-    sections.push({ title: 'Early stopping', html: `<p>Early stopping '${cfg.earlyStop}' used ${mean.toFixed(1)} of ${cfg.n} noise samples per image on average. The majority vote${cfg.decisionThreshold ? ' and the calibrated decision are the ones' : ' is the one'} all ${cfg.n} would give ('decided' never changes ${cfg.decisionThreshold ? 'them' : 'it'}), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
+    sections.push({ title: 'Early stopping', html: `<p>Early stopping '${cfg.earlyStop}' used ${mean.toFixed(1)} of ${cfg.n} noise samples per image on average. The majority vote${cfg.decisionThreshold ? ' and the calibrated decision are the ones' : ' is the one'} all ${cfg.n} would give ('decided' never changes ${cfg.decisionThreshold ? 'them' : 'it'}${cfg.earlyStop === 'paired' ? `; 'paired' stops once the remaining samples would change ${cfg.decisionThreshold ? 'one' : 'it'} with probability below ${cfg.alpha}` : ''}), but vote shares and entropy are over the samples used, so confident images look more certain than with all ${cfg.n}; the mean-error rule and the vote-vs-mean table use only the samples drawn.</p>` });
   }
   let ood: OodReport | null = null;
   if (o.ood && o.ood.data.length > 0) {

@@ -1,5 +1,6 @@
 // Messages between the server's event loop and its compute worker (worker_threads). The worker
 // owns the runtime and the loaded pipelines; the event loop only parses requests and waits.
+import type { EarlyStopRule } from '../classify/index.ts';
 import type { ExplainProgress, ModelInfo } from './api-types.ts';
 
 export interface ServedModel {
@@ -18,7 +19,7 @@ export interface WorkerInit {
 }
 
 /** Request fields a classify job takes (validated before they reach the worker). */
-export interface ClassifyFields { n?: number; earlyStop?: 'off' | 'decided' | 'confident'; mirror?: boolean; seed?: number }
+export interface ClassifyFields { n?: number; earlyStop?: EarlyStopRule; mirror?: boolean; seed?: number }
 export interface ExplainFields extends ClassifyFields { target?: string; t?: number; quality?: 'fast' | 'full' }
 
 export type JobKind = 'classify' | 'explain';

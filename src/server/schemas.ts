@@ -9,7 +9,10 @@ type Schema = Record<string, unknown>;
 const classifyFieldSchema: Record<string, Schema> = {
   model: { type: 'string', maxLength: 200, description: 'model id from GET /api/models (default: the only or first model)' },
   n: { type: 'integer', minimum: 1, maximum: 1001, description: 'noise/time pairs per image (default: the N the model was calibrated at, else 51)' },
-  earlyStop: { type: 'string', enum: ['off', 'decided', 'confident'], description: "'decided' (default) stops once the remaining pairs cannot change the decision" },
+  earlyStop: {
+    type: 'string', enum: ['off', 'decided', 'confident', 'paired'],
+    description: "'decided' (default) stops once the remaining pairs cannot change the decision; 'paired' once they would change it with probability < 0.05 (3.65× fewer passes on PneumoniaMNIST, 99.5% same decisions)",
+  },
   mirror: { type: 'boolean', description: 'odd pairs see the mirror image (default: as calibrated)' },
   seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1, description: 'seed of the noise pairs (default 0)' },
 };

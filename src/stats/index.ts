@@ -9,4 +9,7 @@ export {
   midranks, auroc, macroAurocOvr, classScores, summarize, defaultPositiveClass,
   type Aggregate, type ScoredPrediction, type Labels, type ClassMetrics, type AggregateMetrics, type Summary, type SummarizeOptions,
 } from './metrics.ts';
+export {
+  logFactorial, positiveVotesNeeded, shareFlipProbability, majorityFlipProbability, logGamma, incompleteBeta, studentTwoSidedP, pairedTTestP,
+} from './sequential.ts';
 export { oodScore, quantile, quantileSorted } from './ood.ts';

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, tf } from '../helpers.ts';
-import { DiffusionClassifier } from '../../src/classify/index.ts';
+import { DiffusionClassifier, shouldStopEarly } from '../../src/classify/index.ts';
 import { createDenoiser } from '../../src/models/index.ts';
 
 before(setup);
@@ -60,6 +60,38 @@ test("early stopping 'decided' saves passes and never changes the vote", () => {
   assert.ok(used < all / 1.5, `early stopping used ${used} of ${all} passes`);
   // a unanimous image stops as soon as the leader is out of reach: 21 of 41 pairs, in chunks of 4
   assert.ok(early.every((x) => x.pairsUsed <= 24));
+  m.dispose();
+});
+
+test("early stopping 'paired': the classifier applies the rule to each image's first pairs, keeping the decisions on a seeded set", () => {
+  const m = oracle();
+  const { images } = noisyImages(6);
+  const full = new DiffusionClassifier(asModel(m), { n: 41 }).classify(images, 6);
+  const early = new DiffusionClassifier(asModel(m), { n: 41, earlyStop: 'paired' }).classify(images, 6);
+  assert.deepEqual(early.map((x) => x.votePred), full.map((x) => x.votePred));
+  const used = early.reduce((s, x) => s + x.forwardPasses, 0), all = full.reduce((s, x) => s + x.forwardPasses, 0);
+  assert.ok(used <= all / 3, `'paired' used ${used} of ${all} passes`);
+  // a tiny random model with a calibrated threshold: split votes, so images stop at different points
+  const model = createDenoiser({ preset: 'tiny' }, 2);
+  tf.tidy(() => { for (const v of model.params.list()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 7))); });
+  const count = 10, n = 31;
+  const x = noisyImages(count).images;
+  const plain = new DiffusionClassifier(asModel(model), { n }).classify(x, count);
+  const s0 = plain.map((r) => r.shares[0]!).sort((a, b) => a - b);
+  const cfg = { n, decisionThreshold: { positive: 0, threshold: (s0[4]! + s0[5]!) / 2 }, earlyStop: 'paired' as const, alpha: 0.05, minPairs: 4, chunk: 2 };
+  const ref = new DiffusionClassifier(asModel(model), { ...cfg, earlyStop: 'off' }).classify(x, count);
+  const paired = new DiffusionClassifier(asModel(model), cfg);
+  const got = paired.classify(x, count);
+  for (const [i, r] of got.entries()) {
+    // the first stop of the rule on the full run's errors, checked every chunk pairs
+    let k = 0;
+    do k = Math.min(n, k + 2); while (!shouldStopEarly(ref[i]!.errors!, k, 2, paired.cfg));
+    assert.equal(r.pairsUsed, k, `image ${i}`);
+  }
+  const agree = got.filter((r, i) => r.predicted === ref[i]!.predicted && r.votePred === ref[i]!.votePred).length;
+  assert.ok(agree >= count - 1, `${agree} of ${count} decisions kept`);
+  assert.ok(got.some((r) => r.pairsUsed < n) && got.some((r) => r.pairsUsed > 4), `pairs used ${got.map((r) => r.pairsUsed)}`);
+  model.dispose();
   m.dispose();
 });
 
@@ -157,8 +189,8 @@ test("a calibrated decisionThreshold sets 'predicted' and early stopping keeps t
     assert.equal(r.predicted, r.shares[0]! >= thr.threshold ? 0 : 1, `image ${i}`);
     assert.equal(r.votePred, plain[i]!.votePred, 'votePred stays the plain majority');
   }
-  for (const rule of ['decided', 'confident'] as const) {
-    const early = new DiffusionClassifier(asModel(model), { n, decisionThreshold: thr, earlyStop: rule, chunk: 2, minPairs: 4, alpha: rule === 'confident' ? 1e-9 : 1e-3 }).classify(images, count);
+  for (const rule of ['decided', 'confident', 'paired'] as const) {
+    const early = new DiffusionClassifier(asModel(model), { n, decisionThreshold: thr, earlyStop: rule, chunk: 2, minPairs: 4, alpha: rule === 'decided' ? 1e-3 : 1e-9 }).classify(images, count);
     assert.deepEqual(early.map((r) => r.predicted), full.map((r) => r.predicted), rule);
     if (rule === 'decided') assert.deepEqual(early.map((r) => r.votePred), full.map((r) => r.votePred), 'the plain majority is kept too');
   }

@@ -93,6 +93,13 @@ describe('POST /api/classify', () => {
     assert.ok(logs.some((l) => l.includes(c.requestId)), 'request id in the logs');
   });
 
+  test("earlyStop=paired is accepted and uses no more pairs than 'decided'", async () => {
+    const d = (await post('/api/classify', form({ n: '51' }, [{ bytes: XRAY }]))).json() as ClassifyResponse;
+    const r = await post('/api/classify', form({ n: '51', earlyStop: 'paired' }, [{ bytes: XRAY }]));
+    assert.equal(r.statusCode, 200, r.body);
+    assert.ok((r.json() as ClassifyResponse).pairsUsed <= d.pairsUsed);
+  });
+
   test('the image as the raw body (fields in the query string) gives the same answer', async () => {
     const a = (await post('/api/classify', form(FAST, [{ bytes: XRAY }]))).json() as ClassifyResponse;
     const r = await s.app.inject({ method: 'POST', url: '/api/classify?n=7', payload: XRAY, headers: { 'content-type': 'application/octet-stream' } });
