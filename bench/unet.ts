@@ -1,9 +1,13 @@
-// bench:unet — training step (batch 64, Adam + clipping) and inference (batch 256) of the bench
-// UNet on the active backend; optionally the PyTorch twin in the same run for a fair ratio.
-//   npm run bench:unet [-- --backend wasm] [--reps 5] [--profile] [--no-torch]
+// bench:unet — the denoiser benchmark: a training step (batch 64, Adam) and inference (batch 256) of
+// the bench UNet and of dit-s (both 16² × 4 arrays: 32² grayscale after one Haar stage) on the
+// active backend, one JSON line per architecture and the DiT/UNet ratio; optionally the PyTorch
+// twin of the UNet in the same run for a fair ratio.
+//   npm run bench:unet [-- --backend wasm] [--arch unet,dit] [--reps 5] [--profile] [--no-torch]   (results: denoisers-*.json; unet-*.json with the twin)
+//                      [--composite]   also time dit-s with composite LayerNorm, GELU and gated residual (the fused kernels' gain)
 import { execFileSync } from 'node:child_process';
 import { initRuntime, tf } from '../src/runtime/index.ts';
-import { createDenoiser } from '../src/models/index.ts';
+import { useFusedTransformerKernels } from '../src/runtime/transformer.ts';
+import { createDenoiser, type Denoiser } from '../src/models/index.ts';
 import { Adam } from '../src/train/index.ts';
 import { machine, timeMedian, writeResult } from './common.ts';
 
@@ -14,49 +18,81 @@ const rt = await initRuntime({ backend: opt('backend', process.env.MEDDIFF_BACKE
 const reps = Number(opt('reps', rt.backend === 'native' ? '5' : '2'));
 const trainBatch = Number(opt('train-batch', '64'));
 const inferBatch = Number(opt('infer-batch', '256'));
+const PRESETS: Record<string, string> = { unet: 'bench', dit: 'dit-s' };
+const archs = opt('arch', 'unet,dit').split(',');
+for (const a of archs) if (!PRESETS[a]) throw new Error(`--arch: unknown '${a}'; allowed: ${Object.keys(PRESETS).join(', ')}`);
 
-const model = createDenoiser({ preset: 'bench' });
-const adam = new Adam(model.params.vars, { warmupSteps: 0 });
-const batch = (b: number) => ({
-  x: tf.randomNormal([b, 16, 16, 4]),
-  logSnr: tf.randomUniform([b], -15, 15),
-  y: tf.randomUniform([b], 0, 3, 'int32'),
-});
+const batch = (b: number) => ({ x: tf.randomNormal([b, 16, 16, 4]), logSnr: tf.randomUniform([b], -15, 15), y: tf.randomUniform([b], 0, 3, 'int32') });
+const train = batch(trainBatch), infer = batch(inferBatch);
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-const train = batch(trainBatch);
-function trainStep() {
-  const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.apply(train.x, train.logSnr, train.y), train.x))) as tf.Scalar, model.params.list());
-  const named: Record<string, tf.Tensor> = {};
-  for (const [name, v] of model.params.vars) named[name] = grads[v.name]!;
-  adam.apply(named);
-  value.dispose();
-  tf.dispose(Object.values(grads));
-}
-const infer = batch(inferBatch);
-function inferStep() {
-  tf.tidy(() => model.apply(infer.x, infer.logSnr, infer.y).dataSync());
-}
-
-if (flag('profile')) {
-  for (const [label, fn] of [['train', trainStep], ['infer', inferStep]] as const) {
-    fn();
-    const prof = await tf.profile(() => { fn(); });
-    const byKernel = new Map<string, number>();
-    for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
-    const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
-    console.log(`\n${label}: kernel time ${total.toFixed(0)} ms`);
-    for (const [k, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${k.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${(100 * ms / total).toFixed(1)}%`);
+/** Forward FLOPs per image (multiply-adds × 2) of the convolutions and matmuls, from the kernels a small batch runs. */
+async function forwardGflop(model: Denoiser): Promise<number> {
+  const b = batch(2);
+  const prof = await tf.profile(() => { tf.tidy(() => { model.apply(b.x, b.logSnr, b.y).dataSync(); }); });
+  let f = 0;
+  for (const k of prof.kernels) {
+    const out = k.outputShapes[0] as number[], ins = k.inputShapes as number[][];
+    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') f += 2 * size(out) * ins[1]![0]! * ins[1]![1]! * ins[1]![2]!;
+    if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') {
+      const a = ins[0]!, m = out[out.length - 2]!;
+      f += 2 * size(out) * (a[a.length - 1]! * a[a.length - 2]!) / m;
+    }
   }
+  tf.dispose([b.x, b.logSnr, b.y]);
+  return f / 2 / 1e9;
 }
 
-const trainMs = await timeMedian(trainStep, reps);
-const inferMs = await timeMedian(inferStep, reps);
-const memBefore = tf.memory().numTensors;
-trainStep();
-const leak = tf.memory().numTensors - memBefore;
+async function measure(arch: string) {
+  const model = createDenoiser({ preset: PRESETS[arch]! });
+  const adam = new Adam(model.params.vars, { warmupSteps: 0 });
+  const trainStep = () => {
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.apply(train.x, train.logSnr, train.y), train.x))) as tf.Scalar, model.params.list());
+    const named: Record<string, tf.Tensor> = {};
+    for (const [name, v] of model.params.vars) named[name] = grads[v.name]!;
+    adam.apply(named);
+    value.dispose();
+    tf.dispose(Object.values(grads));
+  };
+  const inferStep = () => { tf.tidy(() => model.apply(infer.x, infer.logSnr, infer.y).dataSync()); };
+  if (flag('profile')) {
+    for (const [label, fn] of [['train', trainStep], ['infer', inferStep]] as const) {
+      fn();
+      const prof = await tf.profile(() => { fn(); });
+      const byKernel = new Map<string, number>();
+      // op scopes (customGrad, fused ops) are listed too: keep kernels only, or their time counts twice
+      for (const k of prof.kernels) if (tf.getKernel(k.name, tf.getBackend())) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+      const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+      console.log(`\n${arch} ${label}: kernel time ${total.toFixed(0)} ms (profiling adds a read-back per kernel: shares, not wall time)`);
+      for (const [k, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${k.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${(100 * ms / total).toFixed(1)}%`);
+    }
+  }
+  const gflop = await forwardGflop(model);
+  const trainMs = await timeMedian(trainStep, reps);
+  const inferMs = await timeMedian(inferStep, reps);
+  let compositeTrainMs: number | null = null;
+  if (arch === 'dit' && flag('composite')) {
+    useFusedTransformerKernels(false);
+    compositeTrainMs = await timeMedian(trainStep, reps);
+    useFusedTransformerKernels(true);
+  }
+  const memBefore = tf.memory().numTensors;
+  trainStep();
+  const leak = tf.memory().numTensors - memBefore;
+  const r = {
+    arch, preset: PRESETS[arch]!, params: model.parameterCount(), forwardGflopPerImage: +gflop.toFixed(3),
+    trainBatch, trainStepMs: trainMs, trainImgPerSec: (trainBatch * 1000) / trainMs,
+    inferBatch, inferMs, inferForwardPerSec: (inferBatch * 1000) / inferMs,
+    ...(compositeTrainMs !== null ? { compositeKernelsTrainStepMs: compositeTrainMs } : {}),
+    tensorsLeakedPerStep: leak,
+  };
+  adam.dispose();
+  model.dispose();
+  return r;
+}
 
 let torch: { trainImgPerSec: number; inferForwardPerSec: number; version: string } | null = null;
-if (!flag('no-torch')) {
+if (!flag('no-torch') && archs.includes('unet')) {
   try {
     const out = execFileSync('/usr/bin/python3', [new URL('../../shared/bench/torch_unet_reference.py', import.meta.url).pathname, String(rt.threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const tr = /train step B=64: (\d+) ms/.exec(out), inf = /inference B=256: (\d+) ms/.exec(out), ver = /torch (\S+)/.exec(out);
@@ -64,17 +100,24 @@ if (!flag('no-torch')) {
   } catch { /* PyTorch twin not available: report meddiff alone */ }
 }
 
-const result = {
-  backend: rt.backend, threads: rt.threads, machine: machine(), params: model.parameterCount(),
-  trainBatch, trainStepMs: trainMs, trainImgPerSec: (trainBatch * 1000) / trainMs,
-  inferBatch, inferMs, inferForwardPerSec: (inferBatch * 1000) / inferMs,
-  tensorsLeakedPerStep: leak, torch,
-  ratioVsTorch: torch ? { train: (trainBatch * 1000) / trainMs / torch.trainImgPerSec, infer: (inferBatch * 1000) / inferMs / torch.inferForwardPerSec } : null,
-  date: new Date().toISOString(),
-};
-console.log(`bench UNet (${(result.params / 1e6).toFixed(2)} M params), backend ${rt.backend}, ${rt.threads} threads, ${result.machine.cores} cores`);
-console.log(`  train step B=${trainBatch}: ${trainMs.toFixed(0)} ms (${result.trainImgPerSec.toFixed(1)} img/s)`);
-console.log(`  inference B=${inferBatch}: ${inferMs.toFixed(0)} ms (${result.inferForwardPerSec.toFixed(1)} forward/s)`);
-if (torch) console.log(`  PyTorch ${torch.version} same run: ${torch.trainImgPerSec.toFixed(1)} img/s, ${torch.inferForwardPerSec.toFixed(1)} forward/s → ratio train ${result.ratioVsTorch!.train.toFixed(2)}×, infer ${result.ratioVsTorch!.infer.toFixed(2)}×`);
-console.log(`  written ${writeResult(`unet-${rt.backend}.json`, result)}`);
-console.log(JSON.stringify({ backend: rt.backend, threads: rt.threads, trainImgPerSec: +result.trainImgPerSec.toFixed(2), inferForwardPerSec: +result.inferForwardPerSec.toFixed(2) }));
+const results = [];
+for (const arch of archs) {
+  const r = await measure(arch);
+  results.push(r);
+  console.log(`${arch} (${r.preset}, ${(r.params / 1e6).toFixed(2)} M params, ${r.forwardGflopPerImage} GFLOP/image forward), backend ${rt.backend}, ${rt.threads} threads`);
+  console.log(`  train step B=${trainBatch}: ${r.trainStepMs.toFixed(0)} ms (${r.trainImgPerSec.toFixed(1)} img/s)${'compositeKernelsTrainStepMs' in r ? `; with composite LayerNorm, GELU and gated residual ${r.compositeKernelsTrainStepMs!.toFixed(0)} ms` : ''}`);
+  console.log(`  inference B=${inferBatch}: ${r.inferMs.toFixed(0)} ms (${r.inferForwardPerSec.toFixed(1)} forward/s)`);
+  if (arch === 'unet') {
+    const ratioVsTorch = torch ? { train: r.trainImgPerSec / torch.trainImgPerSec, infer: r.inferForwardPerSec / torch.inferForwardPerSec } : null;
+    if (torch) console.log(`  PyTorch ${torch.version} same run: ${torch.trainImgPerSec.toFixed(1)} img/s, ${torch.inferForwardPerSec.toFixed(1)} forward/s → ratio train ${ratioVsTorch!.train.toFixed(2)}×, infer ${ratioVsTorch!.infer.toFixed(2)}×`);
+    // the UNet's file keeps its earlier fields (docs/performance.md reads its PyTorch ratio): not rewritten without the twin
+    if (!flag('no-torch')) writeResult(`unet-${rt.backend}.json`, { backend: rt.backend, threads: rt.threads, machine: machine(), ...r, torch, ratioVsTorch, date: new Date().toISOString() });
+  }
+}
+const u = results.find((r) => r.arch === 'unet'), d = results.find((r) => r.arch === 'dit');
+const ditVsUnet = u && d ? { train: d.trainImgPerSec / u.trainImgPerSec, infer: d.inferForwardPerSec / u.inferForwardPerSec, flops: d.forwardGflopPerImage / u.forwardGflopPerImage } : null;
+if (ditVsUnet) console.log(`dit-s / bench UNet: train ${ditVsUnet.train.toFixed(2)}× the img/s, inference ${ditVsUnet.infer.toFixed(2)}× the forward/s, ${ditVsUnet.flops.toFixed(2)}× the FLOPs`);
+console.log(`  written ${writeResult(`denoisers-${rt.backend}.json`, { backend: rt.backend, threads: rt.threads, machine: machine(), results, ditVsUnet, date: new Date().toISOString() })}`);
+for (const r of results) {
+  console.log(JSON.stringify({ arch: r.arch, preset: r.preset, backend: rt.backend, threads: rt.threads, params: r.params, forwardGflopPerImage: r.forwardGflopPerImage, trainImgPerSec: +r.trainImgPerSec.toFixed(2), inferForwardPerSec: +r.inferForwardPerSec.toFixed(2) }));
+}

@@ -36,7 +36,7 @@ function windowText(cal) {
 const lines = [
   `# ${path.basename(modelDir)}`,
   '',
-  `A class-conditional wavelet diffusion model (UNet, ${cfg.model.baseChannels} base channels, channel multipliers ${JSON.stringify(cfg.model.channelMult)}) used as a classifier of ${cfg.classNames.join(' vs ')} by meddiff. ${state.info?.fp16 ? 'Weights stored as float16.' : ''}`,
+  `A class-conditional wavelet diffusion model (${cfg.model.kind === 'dit' ? `DiT with adaLN-Zero, ${cfg.model.depth} blocks of width ${cfg.model.hiddenSize}, ${cfg.model.numHeads} heads, patch ${cfg.model.patchSize}` : `UNet, ${cfg.model.baseChannels} base channels, channel multipliers ${JSON.stringify(cfg.model.channelMult)}`}) used as a classifier of ${cfg.classNames.join(' vs ')} by meddiff. ${state.info?.fp16 ? 'Weights stored as float16.' : ''}`,
   '',
   '## How it was made',
   '',

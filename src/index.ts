@@ -7,7 +7,8 @@ export {
   loadCalibration, saveCalibration, readPipelineConfig, validatePreprocessConfig,
 } from './pipeline/index.ts';
 export type { PipelineConfig, PreprocessConfig, ImageInput, Logger, Calibration, GenerateOptions } from './pipeline/index.ts';
-export { createDenoiser, presetConfig, validateUNetConfig, UNET_PRESETS } from './models/index.ts';
+export { createDenoiser, presetConfig, validateUNetConfig, validateDiTConfig, validateDenoiserConfig, UNET_PRESETS, DIT_PRESETS } from './models/index.ts';
+export type { DenoiserConfig, UNetConfig, DiTConfig } from './models/index.ts';
 export { openDataset, stackSplit, decodeImage, decodeImageBytes, preprocessImage } from './data/index.ts';
 export type { DecodedImage, Dataset } from './data/index.ts';
 export { trainFromData, validateTrainConfig } from './train/index.ts';

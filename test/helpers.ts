@@ -21,3 +21,10 @@ export { tf };
 export function close(actual: number, expected: number, tol: number, what = 'value'): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
 }
+
+/** Largest absolute difference relative to the reference's largest magnitude. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i]! - b[i]!)); den = Math.max(den, Math.abs(b[i]!)); }
+  return num / Math.max(den, 1e-12);
+}

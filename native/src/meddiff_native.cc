@@ -10,6 +10,7 @@
 #include <napi.h>
 
 void RegisterFused(Napi::Env env, Napi::Object exports);  // fused.cc
+void RegisterTransformer(Napi::Env env, Napi::Object exports);  // transformer.cc
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -742,6 +743,7 @@ Napi::Value CacheSize(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFused(env, exports);
+  RegisterTransformer(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

@@ -8,7 +8,7 @@ export function trainCommand(): Command {
     .description('Train a class-conditional wavelet diffusion model on an npz archive, an image folder or a CSV manifest')
     .requiredOption('--data <path>', 'MedMNIST .npz, folder root/<class>/*.png|jpg|tif|dcm, or CSV (path,label[,split])')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl')
-    .option('--config <name|file>', 'model preset (tiny, small, base) or a JSON model config', 'small')
+    .option('--config <name|file>', 'model preset: UNet tiny, small, base; DiT dit-tiny, dit-s, dit-b4 (Peebles & Xie); or a JSON model config', 'small')
     .option('--steps <n>', 'optimizer steps', intOption('--steps', 1))
     .option('--batch <n>', 'examples per optimizer step', intOption('--batch', 1))
     .option('--micro-batch <n>', 'examples per forward/backward pass (gradient accumulation)', intOption('--micro-batch', 1))
@@ -35,6 +35,7 @@ Examples:
   meddiff train --data data/pneumoniamnist.npz --out runs/pneu --resume --steps 6000
   meddiff train --data data/pneumoniamnist.npz --out runs/pneu --batch 64 --steps 10000 --time-limit 60
   meddiff train --data my_xrays/ --out runs/mine --config tiny --batch 32 --skip-bad
+  meddiff train --data data/pneumoniamnist.npz --out runs/pneu-dit --config dit-s --steps 3000
   meddiff train --data labels.csv --out runs/csv --batch 128 --micro-batch 32
   meddiff train --data ham10000/split.csv --label-column melanoma --filter balanced=1 --out runs/ham --image-size 64
 `)

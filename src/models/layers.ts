@@ -3,16 +3,20 @@
 // ±1/√fan_in) except where ADM zero-initialises the last layer of a residual branch, so every
 // block starts as the identity.
 import { tf, groupNorm, type Tensor } from '../runtime/index.ts';
-import type { Params } from './params.ts';
+import type { Init, Params } from './params.ts';
+
+/** Glorot & Bengio's uniform bound, which DiT uses for every linear layer (biases zero). */
+export const xavier = (fanIn: number, fanOut: number): Init => ({ uniform: Math.sqrt(6 / (fanIn + fanOut)) });
 
 export const silu = (x: Tensor): Tensor => tf.mul(x, tf.sigmoid(x));
 
 export class Linear {
   readonly weight; readonly bias;
-  constructor(p: Params, name: string, readonly inFeatures: number, readonly outFeatures: number, opts: { zeroInit?: boolean; bias?: boolean } = {}) {
+  /** `init` replaces PyTorch's default for the weight, and then the bias starts at zero (DiT's init). */
+  constructor(p: Params, name: string, readonly inFeatures: number, readonly outFeatures: number, opts: { zeroInit?: boolean; bias?: boolean; init?: Init } = {}) {
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = p.add(`${name}.weight`, [inFeatures, outFeatures], opts.zeroInit ? 'zeros' : { uniform: bound });
-    this.bias = opts.bias === false ? null : p.add(`${name}.bias`, [outFeatures], opts.zeroInit ? 'zeros' : { uniform: bound });
+    this.weight = p.add(`${name}.weight`, [inFeatures, outFeatures], opts.zeroInit ? 'zeros' : opts.init ?? { uniform: bound });
+    this.bias = opts.bias === false ? null : p.add(`${name}.bias`, [outFeatures], opts.zeroInit || opts.init ? 'zeros' : { uniform: bound });
   }
 
   /** x: [..., inFeatures] → [..., outFeatures] */
@@ -37,11 +41,11 @@ export class Linear {
 export class Conv2d {
   readonly weight; readonly bias;
   constructor(p: Params, name: string, readonly inChannels: number, readonly outChannels: number,
-    readonly opts: { kernel?: number; stride?: number; zeroInit?: boolean } = {}) {
+    readonly opts: { kernel?: number; stride?: number; zeroInit?: boolean; init?: Init } = {}) {
     const k = opts.kernel ?? 3;
     const bound = 1 / Math.sqrt(inChannels * k * k);
-    this.weight = p.add(`${name}.weight`, [k, k, inChannels, outChannels], opts.zeroInit ? 'zeros' : { uniform: bound });
-    this.bias = p.add(`${name}.bias`, [outChannels], opts.zeroInit ? 'zeros' : { uniform: bound });
+    this.weight = p.add(`${name}.weight`, [k, k, inChannels, outChannels], opts.zeroInit ? 'zeros' : opts.init ?? { uniform: bound });
+    this.bias = p.add(`${name}.bias`, [outChannels], opts.zeroInit || opts.init ? 'zeros' : { uniform: bound });
   }
 
   apply(x: Tensor): Tensor {
@@ -77,17 +81,20 @@ export class GroupNorm {
  */
 export class Attention {
   readonly q; readonly kv; readonly out; readonly headDim: number;
-  constructor(p: Params, name: string, readonly channels: number, readonly heads: number, readonly contextDim?: number) {
+  /** xavier: DiT's init (Glorot weights, zero biases, output projection not zeroed: adaLN-Zero's gate
+   * already starts the branch at zero, and a zero projection as well would leave both without gradient). */
+  constructor(p: Params, name: string, readonly channels: number, readonly heads: number, readonly contextDim?: number, opts: { xavier?: boolean } = {}) {
     if (channels % heads !== 0) throw new Error(`${name}: channels ${channels} not divisible by heads ${heads}`);
     this.headDim = channels / heads;
+    const init = (i: number, o: number) => (opts.xavier ? { init: xavier(i, o) } : {});
     if (contextDim === undefined) {
       this.q = null;
-      this.kv = new Linear(p, `${name}.qkv`, channels, 3 * channels);
+      this.kv = new Linear(p, `${name}.qkv`, channels, 3 * channels, init(channels, 3 * channels));
     } else {
-      this.q = new Linear(p, `${name}.q`, channels, channels);
-      this.kv = new Linear(p, `${name}.kv`, contextDim, 2 * channels);
+      this.q = new Linear(p, `${name}.q`, channels, channels, init(channels, channels));
+      this.kv = new Linear(p, `${name}.kv`, contextDim, 2 * channels, init(contextDim, 2 * channels));
     }
-    this.out = new Linear(p, `${name}.out`, channels, channels, { zeroInit: true });
+    this.out = new Linear(p, `${name}.out`, channels, channels, opts.xavier ? init(channels, channels) : { zeroInit: true });
   }
 
   /** [B, T, C] → [B·heads, T, headDim]. Only rank-4 transposes: wasm's rank-5 transpose is

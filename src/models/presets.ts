@@ -1,14 +1,17 @@
-// Scale a named UNet preset to the data (issue 14 item 4). The presets are written for one array
-// side (tiny/small: 16, base: 128); at another side the number of levels and the attention
-// resolutions must follow, or the network never reaches the resolutions the preset names.
-import { validateUNetConfig } from './config.ts';
-import { UNET_PRESETS } from './constants.ts';
-import type { UNetConfig } from './types.ts';
+// Scale a named preset to the data (issue 14 item 4). The presets are written for one array side
+// (tiny/small/dit-tiny/dit-s: 16, base/dit-b4: 128); at another side a UNet's levels and attention
+// resolutions must follow, or the network never reaches the resolutions the preset names, and a
+// DiT's token grid follows (ditPresetConfig).
+import { DIT_PATCH_SIZES, validateDiTConfig, validateUNetConfig } from './config.ts';
+import { DIT_PRESETS, MODEL_PRESET_NAMES, UNET_PRESETS } from './constants.ts';
+import type { DenoiserConfig, DiTConfig, UNetConfig } from './types.ts';
 
 /** The lowest resolution (array side after the last downsampling) may not go below this. */
 export const MIN_LOWEST_RESOLUTION = 4;
 /** Attention (per level, and the middle block at the lowest level) only at sides up to this. */
 export const MAX_ATTENTION_RESOLUTION = 16;
+/** A scaled DiT preset may not have more tokens than this (attention holds B·heads·T² scores). */
+export const MAX_DIT_TOKENS = 4096;
 
 export interface PresetScaleOptions {
   /** Side of the array the model sees: half the pixel side after one Haar stage. */
@@ -21,9 +24,6 @@ export interface PresetScaleOptions {
 interface Plan { levels: number; lowest: number }
 
 function presetOf(name: string): UNetConfig {
-  if (typeof name !== 'string' || !Object.hasOwn(UNET_PRESETS, name)) {
-    throw new Error(`unknown model preset ${JSON.stringify(name)}; allowed: ${Object.keys(UNET_PRESETS).join(', ')}`);
-  }
   return UNET_PRESETS[name]!;
 }
 
@@ -85,12 +85,22 @@ function allowedText(p: UNetConfig, n: number): string {
  * the preset, only at sides ≤ 16 (at the lowest level if none is left). At the preset's native
  * side, with its inChannels and numClasses, this is exactly the preset.
  */
-export function presetConfig(name: string, o: PresetScaleOptions): UNetConfig {
-  const p = presetOf(name);
+export function presetConfig(name: 'tiny' | 'small' | 'bench' | 'base', o: PresetScaleOptions): UNetConfig;
+export function presetConfig(name: `dit-${string}`, o: PresetScaleOptions): DiTConfig;
+export function presetConfig(name: string, o: PresetScaleOptions): DenoiserConfig;
+export function presetConfig(name: string, o: PresetScaleOptions): DenoiserConfig {
+  const known = typeof name === 'string' && (Object.hasOwn(UNET_PRESETS, name) || Object.hasOwn(DIT_PRESETS, name));
+  if (!known) throw new Error(`unknown model preset ${JSON.stringify(name)}; allowed: ${MODEL_PRESET_NAMES.join(', ')}`);
   const n = o.imageSize;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
     throw new Error(`image size: the array side must be a positive integer (half the pixel side, which must be even), got ${JSON.stringify(n)}`);
   }
+  return Object.hasOwn(DIT_PRESETS, name) ? ditPresetConfig(name, o) : unetPresetConfig(name, o);
+}
+
+function unetPresetConfig(name: string, o: PresetScaleOptions): UNetConfig {
+  const p = presetOf(name);
+  const n = o.imageSize;
   const pl = plan(p, n);
   if (!pl) throw new Error(`image size ${2 * n} (array ${n}): the ${name} preset cannot be built — ${whyNot(p, n)}; ${allowedText(p, n)}`);
   const s = shape(p);
@@ -103,4 +113,25 @@ export function presetConfig(name: string, o: PresetScaleOptions): UNetConfig {
   }
   if (p.attentionResolutions.length > 0 && attentionResolutions.length === 0) attentionResolutions.push(pl.lowest);
   return validateUNetConfig({ ...p, imageSize: n, inChannels: o.inChannels, numClasses: o.numClasses, channelMult, attentionResolutions });
+}
+
+/**
+ * A DiT preset scaled to the data: the width, depth and heads are the preset's and the token grid
+ * follows the array side (the paper keeps the patch and lets the tokens grow with the image, as a
+ * UNet's cost grows with its pixels). The patch is the preset's, or the largest allowed one below
+ * it that divides the side (28² MedMNIST unpadded: 14 → patch 2); refused beyond MAX_DIT_TOKENS.
+ */
+function ditPresetConfig(name: string, o: PresetScaleOptions): DiTConfig {
+  const p = DIT_PRESETS[name]!;
+  const n = o.imageSize;
+  const patchSize = [...DIT_PATCH_SIZES].reverse().find((q) => q <= p.patchSize && n % q === 0)!;
+  const tokens = (n / patchSize) ** 2;
+  if (tokens > MAX_DIT_TOKENS) {
+    const ok = (side: number) => side % p.patchSize === 0 && (side / p.patchSize) ** 2 <= MAX_DIT_TOKENS;
+    const near: number[] = [];
+    for (let side = n - 1; side >= 1; side--) if (ok(side)) { near.push(2 * side); break; }
+    for (let side = n + 1; side <= n + 64; side++) if (ok(side)) { near.push(2 * side); break; }
+    throw new Error(`image size ${2 * n} (array ${n}): the ${name} preset would need patch ${patchSize} (the largest of ${DIT_PATCH_SIZES.join(', ')} up to ${p.patchSize} dividing ${n}), i.e. ${tokens} tokens, more than ${MAX_DIT_TOKENS}; allowed pixel sizes: multiples of ${2 * p.patchSize} up to ${2 * p.patchSize * Math.sqrt(MAX_DIT_TOKENS)}; nearest: ${near.join(', ')}`);
+  }
+  return validateDiTConfig({ ...p, imageSize: n, inChannels: o.inChannels, numClasses: o.numClasses, patchSize });
 }

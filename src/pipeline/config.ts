@@ -1,7 +1,7 @@
 // config.json ↔ PipelineConfig: validation that names the bad field, and the reading of folders
 // written before the pipeline existed (version 1: model, train, data, classNames only).
 import { validateScheduleConfig } from '../diffusion/index.ts';
-import { validateUNetConfig, type DenoiserConfig } from '../models/index.ts';
+import { validateDenoiserConfig, type DenoiserConfig } from '../models/index.ts';
 import { PIPELINE_FORMAT, PIPELINE_VERSION, type PipelineConfig, type PreprocessConfig } from './types.ts';
 
 const FITS = ['pad', 'crop', 'stretch'] as const;
@@ -29,7 +29,8 @@ export function validatePreprocessConfig(p: Partial<PreprocessConfig>, where = '
   return { channels: p.channels, imageSize: size, contentSize: content, fit, wavelet: { levels: 1, scale: w.scale }, dicomWindow };
 }
 
-/** The denoiser must see what the preprocessing makes: side / 2 and 4 × channels after one Haar stage. */
+/** The denoiser (either kind; a DiT's patch divides its imageSize by validation) must see what the
+ * preprocessing makes: side / 2 and 4 × channels after one Haar stage. */
 export function checkModelFits(model: DenoiserConfig, pre: PreprocessConfig, classNames: readonly string[], where: string): void {
   if (model.imageSize * 2 !== pre.imageSize) fail(where, 'model.imageSize', `${model.imageSize} does not match preprocess.imageSize ${pre.imageSize} (the model sees the Haar transform, ${pre.imageSize / 2}²)`);
   if (model.inChannels !== 4 * pre.channels) fail(where, 'model.inChannels', `${model.inChannels} does not match ${pre.channels} image channel(s) (expected ${4 * pre.channels} after one Haar stage)`);
@@ -54,7 +55,8 @@ export function readPipelineConfig(raw: Record<string, unknown>, where = 'config
   if (version > PIPELINE_VERSION) fail(where, 'version', `${version} is newer than this meddiff understands (${PIPELINE_VERSION}); upgrade meddiff`);
   if (!raw.model || typeof raw.model !== 'object') fail(where, 'model', 'is missing: this is not a meddiff model folder');
   let model: DenoiserConfig;
-  try { model = validateUNetConfig(raw.model as Partial<DenoiserConfig>); } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
+  // a DiT's model section read as a UNet's (or the reverse) is named by validateDenoiserConfig: kind vs the fields present
+  try { model = validateDenoiserConfig(raw.model as Partial<DenoiserConfig>); } catch (e) { throw new Error(`${where}: ${(e as Error).message}`); }
   const classNames = raw.classNames;
   if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) fail(where, 'classNames', `must be a list of class names, got ${JSON.stringify(classNames)}`);
   const data = (raw.data ?? {}) as Record<string, unknown>;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { tf } from '../runtime/index.ts';
 import { portablePath, writeFileAtomic } from '../util/index.ts';
 import { haarForward, haarInverse, type ScheduleConfig } from '../diffusion/index.ts';
-import { createDenoiser, type Denoiser, type DenoiserConfig, type SafetensorsDtype } from '../models/index.ts';
+import { createDenoiser, denoiserKindOfWeights, type Denoiser, type DenoiserConfig, type SafetensorsDtype } from '../models/index.ts';
 import { decodeImage, openDataset, parseSplitName, preprocessImage, stackSplit, type CsvColumns, type DecodedImage, type OpenDatasetOptions, type SplitName, type StackedSplit } from '../data/index.ts';
 import { fileRecord, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { CALIBRATION_FILE, loadCalibration, saveCalibration } from './calibration.ts';
@@ -207,6 +207,11 @@ export function loadPipeline(dir: string, o: LoadPipelineOptions = {}): Diffusio
   const calibration = o.calibration === false ? null : loadCalibration(ck.dir, weightsSha256, (m) => o.logger?.warn?.(m));
   if (calibration && calibration.positive >= config.classNames.length) {
     throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'positive' is class ${calibration.positive}, but the model has ${config.classNames.length} classes (${config.classNames.join(', ')}); run meddiff calibrate again`);
+  }
+  const weightsKind = denoiserKindOfWeights(arrays.keys());
+  if (weightsKind && weightsKind !== config.model.kind) {
+    const name = (k: string) => (k === 'dit' ? 'a DiT' : 'a UNet');
+    throw new Error(`${path.join(ck.dir, file)}: the weights are ${name(weightsKind)}'s but config.json's 'model.kind' is '${config.model.kind}' (${name(config.model.kind)}); config.json and the weights belong to different models`);
   }
   const denoiser = createDenoiser(config.model);
   try {

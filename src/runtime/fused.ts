@@ -8,7 +8,7 @@ import { tf, type Tensor } from './tf.ts';
 export const GROUPNORM_KERNEL = 'MeddiffGroupNorm';
 export const GROUPNORM_GRAD_KERNEL = 'MeddiffGroupNormGrad';
 
-interface HeapBackend {
+export interface HeapBackend {
   wasm: { HEAPF32: Float32Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number | null } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -20,14 +20,14 @@ export interface GroupNormAddon {
   groupNormBackward?(heap: ArrayBuffer, dims: Float64Array, offsets: Float64Array): void;
 }
 
-function offset(be: HeapBackend, t: tf.TensorInfo): number {
+export function offset(be: HeapBackend, t: tf.TensorInfo, kernel = GROUPNORM_KERNEL): number {
   const off = be.dataIdMap.get(t.dataId)?.memoryOffset;
-  if (off == null) throw new Error(`${GROUPNORM_KERNEL}: tensor has no wasm memory`);
+  if (off == null) throw new Error(`${kernel}: tensor has no wasm memory`);
   return off >>> 0;
 }
 
 /** A view of a tensor's data on the heap; take views only after every allocation of the kernel. */
-function heapView(be: HeapBackend, t: tf.TensorInfo): Float32Array {
+export function heapView(be: HeapBackend, t: tf.TensorInfo): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const at = offset(be, t) / 4;
   return be.wasm.HEAPF32.subarray(at, at + n);
@@ -227,4 +227,32 @@ export function registerColumnSum(): string[] {
     },
   });
   return ['Sum (column sums)'];
+}
+
+/**
+ * tfjs saves every tensor a gradient needs through engine.clone, i.e. the Identity kernel, and
+ * wasm's Identity is a copy (cpu's shares the data). So each saved input of a conv, matmul,
+ * GroupNorm or Mul was duplicated on the heap: a DiT-S/2 block at batch 64 held ~1 GB, most of it
+ * copies. wasm's Cast copies even to the same dtype (every Mul gradient casts its other operand).
+ * Tensors are immutable and wasm counts references per data id (its Reshape already shares), so
+ * both share the data here; other casts and strings go to the original kernels.
+ */
+export function registerZeroCopyIdentity(): string[] {
+  const names: string[] = [];
+  for (const [name, same] of [['Identity', () => true], ['Cast', (x: tf.TensorInfo, a: unknown) => (a as { dtype: string }).dtype === x.dtype]] as const) {
+    const original = tf.getKernel(name, 'wasm');
+    if (!original) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name, backendName: 'wasm',
+      kernelFunc: (args) => {
+        const x = (args.inputs as Record<string, tf.TensorInfo>).x!;
+        if (x.dtype === 'string' || !same(x, args.attrs)) return original.kernelFunc(args);
+        (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+      },
+    });
+    names.push(`${name} (shared, no copy)`);
+  }
+  return names;
 }

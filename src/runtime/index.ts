@@ -2,7 +2,8 @@ import os from 'node:os';
 import { tf } from './tf.ts';
 import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './native.ts';
 import { registerWasmFallbackKernels } from './wasm_kernels.ts';
-import { registerFusedKernels, registerColumnSum, type GroupNormAddon } from './fused.ts';
+import { registerFusedKernels, registerColumnSum, registerZeroCopyIdentity, type GroupNormAddon } from './fused.ts';
+import { registerTransformerKernels, type TransformerAddon } from './transformer.ts';
 
 export { tf } from './tf.ts';
 export type { Tensor, Variable } from './tf.ts';
@@ -100,8 +101,10 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
       }
     }
   }
-  if (backend !== 'cpu') fallbackKernels.push(...registerColumnSum());
+  // MEDDIFF_SHARE_IDENTITY=0 keeps wasm's copying Identity/Cast (for A/B measurements)
+  if (backend !== 'cpu') fallbackKernels.push(...registerColumnSum(), ...(process.env.MEDDIFF_SHARE_IDENTITY === '0' ? [] : registerZeroCopyIdentity()));
   if (backend !== 'cpu') fallbackKernels.push(...registerFusedKernels(backend === 'native' ? (nativeAddon as unknown as GroupNormAddon) : null));
+  if (backend !== 'cpu') fallbackKernels.push(...registerTransformerKernels(backend === 'native' ? (nativeAddon as unknown as TransformerAddon) : null));
   const simd = backend !== 'cpu' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   current = {
     backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, reason, simd,
@@ -116,3 +119,4 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
 }
 
 export { groupNorm } from './fused.ts';
+export { adaLayerNorm, gatedAdd, gelu } from './transformer.ts';

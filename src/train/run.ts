@@ -1,7 +1,10 @@
 // From a data set on disk to a trained checkpoint: the library form of `meddiff train`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createDenoiser, presetConfig, validateUNetConfig, UNET_PRESETS, type Denoiser, type UNetConfig } from '../models/index.ts';
+import {
+  createDenoiser, presetConfig, validateDenoiserConfig, validateUNetConfig, UNET_PRESETS, MODEL_PRESET_NAMES,
+  type Denoiser, type DenoiserConfig, type UNetConfig,
+} from '../models/index.ts';
 import { portablePath } from '../util/index.ts';
 import { createPipeline, defaultSchedule, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 import { openDataset, BatchStream, type CsvColumns, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
@@ -13,10 +16,10 @@ import { balancedAccuracy, accuracy, auroc, macroF1 } from '../eval/index.ts';
 export interface TrainRunOptions {
   data: string;
   out: string;
-  /** Preset name (tiny, small, base) or a path to a JSON model config. */
+  /** Preset name (UNet: tiny, small, base; DiT: dit-tiny, dit-s, dit-b4) or a path to a JSON model config. */
   config?: string;
-  /** Overrides of the model config (e.g. from a JSON file). */
-  model?: Partial<UNetConfig>;
+  /** Overrides of the model config (e.g. from a JSON file), fields of the preset's kind. */
+  model?: Partial<DenoiserConfig>;
   train?: Parameters<typeof validateTrainConfig>[0];
   /** Pixel side the images are brought to (default: twice the model's array side). */
   imageSize?: number;
@@ -43,13 +46,15 @@ export interface TrainRunOptions {
   onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number }) => void;
 }
 
-function modelConfigFrom(spec: string | undefined): Partial<UNetConfig> & { preset?: string } {
+type ModelSpec = Partial<DenoiserConfig> & { preset?: string };
+
+function modelConfigFrom(spec: string | undefined): ModelSpec {
   if (!spec) return { preset: 'small' };
-  if (Object.hasOwn(UNET_PRESETS, spec)) return { preset: spec };
-  if (!spec.endsWith('.json')) throw new Error(`--config '${spec}': expected a preset (${Object.keys(UNET_PRESETS).join(', ')}) or a .json file`);
+  if (MODEL_PRESET_NAMES.includes(spec)) return { preset: spec };
+  if (!spec.endsWith('.json')) throw new Error(`--config '${spec}': expected a preset (${MODEL_PRESET_NAMES.join(', ')}) or a .json file`);
   let text: string;
   try { text = fs.readFileSync(spec, 'utf8'); } catch (e) { throw new Error(`--config ${spec}: ${(e as Error).message}`); }
-  try { return JSON.parse(text) as Partial<UNetConfig>; } catch (e) { throw new Error(`--config ${spec}: not valid JSON (${(e as Error).message})`); }
+  try { return JSON.parse(text) as ModelSpec; } catch (e) { throw new Error(`--config ${spec}: not valid JSON (${(e as Error).message})`); }
 }
 
 /** Adapts the data module's seeded BatchStream to the trainer's resumable source. */
@@ -104,28 +109,31 @@ function validationFor(ds: Dataset, pipeline: DiffusionPipeline, train: TrainCon
   };
 }
 
-function savedModelConfig(out: string): UNetConfig | null {
+function savedModelConfig(out: string): DenoiserConfig | null {
   for (const dir of ['checkpoint', 'checkpoint.old']) {
     const f = path.join(out, dir, 'config.json');
     if (!fs.existsSync(f)) continue;
-    try { return validateUNetConfig((JSON.parse(fs.readFileSync(f, 'utf8')) as { model: UNetConfig }).model); } catch { return null; }
+    try { return validateDenoiserConfig((JSON.parse(fs.readFileSync(f, 'utf8')) as { model: DenoiserConfig }).model); } catch { return null; }
   }
   return null;
 }
 
-/** The model config: a preset scaled to the array side (a JSON file is taken as written), with overrides. */
-function modelConfigFor(base: Partial<UNetConfig> & { preset?: string }, overrides: Partial<UNetConfig> | undefined, arraySide: number, inChannels: number, numClasses: number): UNetConfig {
+/**
+ * The model config: a preset scaled to the array side (a JSON file is taken as written), with
+ * overrides. The kind is the preset's (or the file's); fields of the other kind are refused by name.
+ */
+function modelConfigFor(base: ModelSpec, overrides: Partial<DenoiserConfig> | undefined, arraySide: number, inChannels: number, numClasses: number): DenoiserConfig {
   const { preset, ...fromFile } = base;
   // a JSON file may name a preset and change some of its fields: the scaled preset, then the file's fields
   const start = preset ? { ...presetConfig(preset, { imageSize: arraySide, inChannels, numClasses }), ...fromFile } : { ...fromFile };
-  return validateUNetConfig({ ...start, ...overrides, imageSize: arraySide, inChannels, numClasses });
+  return validateDenoiserConfig({ ...start, ...overrides, imageSize: arraySide, inChannels, numClasses } as ModelSpec);
 }
 
 export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean }> {
   const warn = o.onWarning ?? ((m: string) => o.logger?.warn?.(m));
   const requested = validateTrainConfig(o.train);
   const base = modelConfigFrom(o.config);
-  const provisional = validateUNetConfig({ ...base, ...o.model });
+  const provisional = validateDenoiserConfig({ ...base, ...o.model } as ModelSpec);
   const imageSize = o.imageSize ?? provisional.imageSize * 2;
   if (!Number.isInteger(imageSize) || imageSize < 2 || imageSize % 2 !== 0) throw new Error(`--image-size must be an even number of pixels (one Haar stage halves it), got ${imageSize}`);
   const dataset = await openDataset(o.data, {
@@ -142,12 +150,12 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     if (trainSize % train.microBatch !== 0) train = validateTrainConfig({ ...o.train, batchSize: trainSize, microBatch: trainSize });
   }
   let modelCfg = modelConfigFor(base, o.model, imageSize / 2, 4 * dataset.channels, dataset.classNames.length);
-  if (o.resume && base.preset && !o.model) {
+  if (o.resume && base.preset && Object.hasOwn(UNET_PRESETS, base.preset) && !o.model) {
     // a run started before presets scaled with the image size keeps the network it was built with
     // (then: the preset with only imageSize, channels and classes replaced); any other difference is refused by resume()
     const saved = savedModelConfig(o.out);
     let legacy: UNetConfig | null = null;
-    try { legacy = validateUNetConfig({ ...UNET_PRESETS[base.preset]!, ...base, preset: undefined, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length } as Partial<UNetConfig>); } catch { /* unbuildable unscaled: no such old run */ }
+    try { legacy = validateUNetConfig({ ...UNET_PRESETS[base.preset]!, ...base, preset: undefined, imageSize: imageSize / 2, inChannels: 4 * dataset.channels, numClasses: dataset.classNames.length } as Partial<UNetConfig> & { preset?: string }); } catch { /* unbuildable unscaled: no such old run */ }
     if (saved && legacy && JSON.stringify(saved) === JSON.stringify(legacy) && JSON.stringify(saved) !== JSON.stringify(modelCfg)) {
       warn(`resuming with the model config stored in ${o.out}/checkpoint (preset '${base.preset}' as it was before presets scaled with the image size)`);
       modelCfg = saved;

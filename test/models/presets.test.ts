@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { setup, tf } from '../helpers.ts';
 import {
   presetConfig, validateUNetConfig, unetResolutions, createDenoiser, UNET_PRESETS, TINY_UNET_CONFIG, BENCH_UNET_CONFIG,
-  DEFAULT_UNET_CONFIG, MAX_ATTENTION_RESOLUTION, MIN_LOWEST_RESOLUTION,
+  DEFAULT_UNET_CONFIG, MAX_ATTENTION_RESOLUTION, MIN_LOWEST_RESOLUTION, type UNetConfig,
 } from '../../src/models/index.ts';
 
 before(setup);
 
-const scale = (name: string, imageSize: number, inChannels = 4, numClasses = 2) => presetConfig(name, { imageSize, inChannels, numClasses });
+const scale = (name: string, imageSize: number, inChannels = 4, numClasses = 2) => presetConfig(name, { imageSize, inChannels, numClasses }) as UNetConfig;
 
 test('at its native size each preset is exactly today\'s preset', () => {
   assert.deepEqual(scale('tiny', 16), TINY_UNET_CONFIG);
@@ -94,7 +94,7 @@ test('config fields of the wrong type are named with the allowed values', () => 
   const bad = (o: object) => () => validateUNetConfig({ preset: 'tiny', ...o } as never);
   assert.throws(bad({ channelMult: 'x' }), /'channelMult' must be a non-empty list of positive integers, got "x"/);
   assert.throws(bad({ midAttention: 1 }), /'midAttention' must be true or false, got 1/);
-  assert.throws(bad({ kind: 'dit' }), /'kind' must be 'unet' \(allowed kinds: unet\), got "dit"/);
+  assert.throws(bad({ kind: 'dit' }), /'kind' must be 'unet' for a UNet \(allowed kinds: unet, dit\), got "dit"/);
   assert.throws(bad({ attentionResolutions: 'x' }), /'attentionResolutions' must be a list of resolutions \(allowed: 16, 8\)/);
   assert.throws(bad({ attentionResolutions: ['8'] }), /'attentionResolutions' contains "8".*allowed: 16, 8/);
   assert.throws(bad({ logSnrRange: ['a', 'b'] }), /'logSnrRange' must be \[min, max\], two finite numbers/);

@@ -1,16 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, tf } from '../helpers.ts';
+import { relErr, setup, tf } from '../helpers.ts';
 import { groupNorm } from '../../src/runtime/index.ts';
 
 let active = 'wasm';
 before(async () => { active = (await setup()).tfBackend; });
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i]! - b[i]!)); den = Math.max(den, Math.abs(b[i]!)); }
-  return num / Math.max(den, 1e-12);
-}
 
 /** y and the gradients of Σ y·r w.r.t. x, γ, β on the current backend. */
 function run(shape: number[], groups: number, silu: boolean, seed: number) {
