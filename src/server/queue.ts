@@ -39,6 +39,11 @@ export interface PoolOptions extends WorkerInit {
 }
 
 /** The compute worker: dist/server/worker.js when compiled; from source (tsx, tests) worker.ts, with tsx registered inside the worker first. */
+/** Why the event loop stopped a job (CANCELLED, TIMED_OUT), or 0. */
+function flagOf(job: { cancel: SharedArrayBuffer }): number {
+  return Atomics.load(new Int32Array(job.cancel), 0);
+}
+
 function newWorker(workerData: WorkerInit): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
   const entry = new URL('./worker.ts', import.meta.url).href;
@@ -115,10 +120,9 @@ export class ComputePool {
         this.running = null;
         if (r) {
           // a worker replaced because its job ignored a time limit or cancellation ends that job as such
-          const flag = Atomics.load(new Int32Array(r.cancel), 0);
+          const flag = flagOf(r);
           this.counts[flag === TIMED_OUT ? 'timeout' : flag === CANCELLED ? 'cancelled' : 'internal']++;
-          this.finish(r, flag === TIMED_OUT ? this.timeoutError() : flag === CANCELLED ? new HttpError(499, 'the client went away')
-            : new HttpError(500, `the compute worker stopped (exit code ${code}) while running this job`));
+          this.finish(r, flag ? this.stopError(flag) : new HttpError(500, `the compute worker stopped (exit code ${code}) while running this job`));
         }
         if (!up) reject(new Error(`the compute worker exited with code ${code} before loading the models`));
         // a worker that dies after start-up is replaced; jobs waiting run on the new one
@@ -152,8 +156,11 @@ export class ComputePool {
     return null;
   }
 
-  private timeoutError(): HttpError {
-    return new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) });
+  /** The answer for a job stopped on purpose: past its time limit (503), or its client gone (499). */
+  private stopError(why: number): HttpError {
+    return why === TIMED_OUT
+      ? new HttpError(503, `the job took longer than the server's limit of ${this.timeoutMs / 1000} s; try again when the server is less busy`, { 'retry-after': String(this.retryAfterSeconds()) })
+      : new HttpError(499, 'the client went away');
   }
 
   /** Queue a job; resolves with the worker's result, rejects with an HttpError. */
@@ -161,7 +168,7 @@ export class ComputePool {
     if (!this.models.some((m) => m.id === req.model) && this.models.length) return Promise.reject(new HttpError(404, `unknown model '${req.model}'`));
     const no = this.refusal();
     if (no) return Promise.reject(no);
-    if (hooks.signal?.aborted) return Promise.reject(new HttpError(499, 'the client went away'));
+    if (hooks.signal?.aborted) return Promise.reject(this.stopError(CANCELLED));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const cancel = new SharedArrayBuffer(4);
@@ -183,7 +190,7 @@ export class ComputePool {
   }
 
   private abort(job: Pending, why: number): void {
-    const err = why === TIMED_OUT ? this.timeoutError() : new HttpError(499, 'the client went away');
+    const err = this.stopError(why);
     if (!job.started) {
       const k = this.waiting.indexOf(job);
       if (k >= 0) this.waiting.splice(k, 1);
@@ -227,10 +234,9 @@ export class ComputePool {
     } else if (m.type === 'failed') {
       this.running = null;
       this.counts[m.kind]++;
-      const flag = Atomics.load(new Int32Array(job.cancel), 0);
       const err = m.kind === 'input' ? new HttpError(400, m.message)
-        : m.kind === 'timeout' || flag === TIMED_OUT ? this.timeoutError()
-          : m.kind === 'cancelled' ? new HttpError(499, 'the client went away')
+        : m.kind === 'timeout' || flagOf(job) === TIMED_OUT ? this.stopError(TIMED_OUT)
+          : m.kind === 'cancelled' ? this.stopError(CANCELLED)
             : new HttpError(500, `internal error: ${m.message}`);
       this.finish(job, err);
       this.pump();
