@@ -14,3 +14,6 @@ export type { PairRecord, TimeWindowFit, TimeWindowOptions } from './window.ts';
 export type { Calibration, CalibrationObjective } from '../pipeline/index.ts';
 export { calibrate } from './calibrate-run.ts';
 export type { CalibrateOptions, CalibrateResult } from './calibrate-run.ts';
+export { classifyBaselinePixels, classifyBaselineFiles, baselineResultJson, calibrateBaseline, checkEnsemble } from './baseline.ts';
+export type { BaselineFileOutcome } from './baseline.ts';
+export type { BaselineMethodName, BaselineClassifyOptions, BaselineResult, BaselineClassification, CalibrateBaselineOptions } from './baseline.ts';

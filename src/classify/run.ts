@@ -1,7 +1,7 @@
 // classify() as a library call: inputs (paths, bytes, decoded or preprocessed images) through the
 // pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
 // decision `meddiff classify` gives as first-class fields.
-import { inputNames, type Calibration, type DiffusionPipeline, type ImageInput, type Logger, type OodCalibration } from '../pipeline/index.ts';
+import { type Calibration, type DiffusionPipeline, type ImageInput, type Logger, type OodCalibration } from '../pipeline/index.ts';
 import { oodScore, thresholdUncertainty } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
@@ -125,22 +125,7 @@ export interface InputOutcome { name: string; result: Classification | null; err
  * error. Results equal classify()'s for the same inputs (each image's pairs depend on it alone).
  */
 export async function classifyFiles(p: DiffusionPipeline, inputs: readonly ImageInput[], o: ClassifyOptions & { names?: readonly string[] } = {}) {
-  const names = inputNames(inputs, o.names);
-  const px = p.pixelsPerImage;
-  const good: number[] = [], errors: (string | null)[] = [];
-  const pixels: Float32Array[] = [];
-  for (const [i, x] of inputs.entries()) {
-    o.signal?.throwIfAborted();
-    try {
-      pixels.push(await p.preprocess(x, names[i]));
-      good.push(i);
-      errors.push(null);
-    } catch (e) {
-      errors.push((e as Error).message);
-    }
-  }
-  const batch = new Float32Array(good.length * px);
-  pixels.forEach((a, k) => batch.set(a, k * px));
+  const { batch, good, errors, names } = await p.preprocessMany(inputs, o.names, o.signal);
   const r = good.length ? classifyPixels(p, batch, good.length, o) : { results: [] as Classification[], settings: classifySettings(p, o), seconds: 0 };
   const outcomes: InputOutcome[] = names.map((name, i) => ({ name, result: null, error: errors[i]! }));
   good.forEach((i, k) => { outcomes[i]!.result = r.results[k]!; });

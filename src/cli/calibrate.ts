@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { calibrate, type CalibrationObjective } from '../classify/index.ts';
+import { calibrate, calibrateBaseline, type CalibrationObjective } from '../classify/index.ts';
+import { isBaselineFolder, loadBaselinePipeline } from '../pipeline/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom } from './common.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
 export function calibrateCommand(): Command {
   return withCsvOptions(withClassifyOptions(withRuntimeOptions(new Command('calibrate'))))
-    .description('Fit a vote-share decision threshold on VALIDATION data (two classes) and store it with the model')
+    .description('Fit a vote-share decision threshold on VALIDATION data (two classes) and store it with the model; for a baseline, temperature scaling')
     .requiredOption('--data <path>', 'data set with a validation split')
     .option('--split <name>', 'split to fit on (never the test split you report)', 'val')
     .option('--limit <k>', 'only the first k images', intOption('--limit', 1))
@@ -24,9 +25,21 @@ Examples:
   meddiff calibrate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --search-t
   meddiff calibrate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --ood-only --limit 200
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz   # then shows calibrated and uncalibrated results
+  meddiff calibrate --model models/pneumoniamnist-resnet18 --data data/pneumoniamnist.npz   # a baseline: temperature scaling on val
 `)
     .action(async (o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string });
+      if (isBaselineFolder(o.model as string)) {
+        const bp = loadBaselinePipeline(o.model as string, { calibration: false, logger: stderrLogger });
+        try {
+          const { calibration: c, file } = await calibrateBaseline(bp, { data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), logger: stderrLogger });
+          const f = c.fittedOn;
+          process.stdout.write(`temperature ${c.temperature.toFixed(3)} fitted on ${f.images} ${f.split} images: NLL ${f.nllBefore.toFixed(4)} → ${f.nllAfter.toFixed(4)}, ECE ${(100 * f.eceBefore!).toFixed(1)}% → ${(100 * f.eceAfter!).toFixed(1)}% (predictions unchanged)\nwrote ${path.resolve(file!)}\n`);
+        } finally {
+          bp.dispose();
+        }
+        return;
+      }
       const objective: CalibrationObjective | undefined = o.objective === 'balanced' ? 'balanced-accuracy' : o.objective === 'accuracy' ? 'accuracy' : undefined;
       if (!objective) throw new Error(`--objective must be 'balanced' or 'accuracy', got '${String(o.objective)}'`);
       const p = loadModelOption(o, { calibration: Boolean(o.oodOnly) });

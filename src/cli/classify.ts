@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { classifyFiles, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
-import type { Calibration } from '../pipeline/index.ts';
+import { baselineResultJson, classifyBaselineFiles, classifyFiles, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
+import { isBaselineFolder, loadBaselinePipeline, type Calibration } from '../pipeline/index.ts';
 import { startRuntime, withRuntimeOptions, intOption, loadModelOption, stderrLogger } from './common.ts';
 import { Progress } from './progress.ts';
 
@@ -39,9 +39,10 @@ export function classifyConfigFrom(o: Record<string, unknown>): Partial<Classify
 
 export function classifyCommand(): Command {
   return withClassifyOptions(withRuntimeOptions(new Command('classify')))
-    .description('Classify image files (PNG, JPEG, TIFF, DICOM) with a trained diffusion model: prediction, vote share, uncertainty')
+    .description('Classify image files (PNG, JPEG, TIFF, DICOM) with a trained diffusion model (prediction, vote share, uncertainty) or a baseline')
     .argument('<images...>', 'image files')
     .option('--json', 'print JSON instead of a table')
+    .option('--mc-dropout <T>', 'baseline models: T passes with dropout on (MC dropout)', intOption('--mc-dropout', 2))
     .addHelpText('after', `
 Examples:
   meddiff classify --model models/pneumoniamnist-unet data/fixtures/nih_cxr14_00000001_000.png
@@ -49,6 +50,7 @@ Examples:
 `)
     .action(async (images: string[], o: Record<string, unknown>) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
+      if (isBaselineFolder(o.model as string)) return classifyBaselineCli(images, o);
       const p = loadModelOption(o);
       try {
         const progress = o.json ? null : new Progress('classify', images.length);
@@ -69,6 +71,31 @@ Examples:
         p.dispose();
       }
     });
+}
+
+async function classifyBaselineCli(images: string[], o: Record<string, unknown>): Promise<void> {
+  const bp = loadBaselinePipeline(o.model as string, { logger: stderrLogger });
+  try {
+    const r = await classifyBaselineFiles(bp, images, { mcDropout: o.mcDropout as number | undefined, seed: o.seed as number });
+    const rows = r.outcomes.map((x) => (x.result ? baselineResultJson(x.result, bp.classNames, r.primary!, x.name) : { file: x.name, error: x.error! }));
+    if (o.json) process.stdout.write(JSON.stringify({ model: path.resolve(bp.dir ?? ''), arch: bp.arch, classes: bp.classNames, method: r.primary, temperature: r.temperature, seconds: r.seconds, failed: r.failed, results: rows }, null, 2) + '\n');
+    else {
+      const w = Math.min(60, Math.max(4, ...rows.map((x) => x.file!.length)));
+      const out = [`${'file'.padEnd(w)}  ${'prediction'.padEnd(14)} ${'probability'.padStart(11)} ${'uncertainty'.padStart(11)}`];
+      for (const x of rows) {
+        const f = x.file!.length > w ? '…' + x.file!.slice(-(w - 1)) : x.file!;
+        out.push('error' in x ? `${f.padEnd(w)}  error: ${x.error}` : `${f.padEnd(w)}  ${x.prediction.padEnd(14)} ${(100 * x.probability).toFixed(1).padStart(10)}% ${x.uncertainty.toFixed(3).padStart(11)}`);
+      }
+      out.push(`${bp.arch} (${r.primary}${r.temperature !== null ? `, temperature ${r.temperature.toFixed(3)} fitted on validation` : ''}); uncertainty = predictive entropy ÷ log K; ${r.seconds.toFixed(1)} s`);
+      process.stdout.write(out.join('\n') + '\n');
+    }
+    if (r.failed > 0) {
+      process.stderr.write(`meddiff: ${r.failed} of ${images.length} file(s) could not be classified (see their rows)\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    bp.dispose();
+  }
 }
 
 type Row = ReturnType<typeof classificationJson> | { file: string; error: string };

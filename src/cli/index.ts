@@ -8,6 +8,8 @@ import { explainCommand } from './explain.ts';
 import { calibrateCommand } from './calibrate.ts';
 import { exportCommand } from './export.ts';
 import { serveCommand } from './serve.ts';
+import { compareCommand } from './compare.ts';
+import { baselineCommand } from './baseline.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meddiff')
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   program.addCommand(calibrateCommand());
   program.addCommand(exportCommand());
   program.addCommand(serveCommand());
+  program.addCommand(compareCommand());
+  program.addCommand(baselineCommand());
   return program;
 }
 

@@ -16,4 +16,7 @@ export {
   type Dataset, type DataSplit, type DatasetSpec, type OpenDatasetOptions, type Sample, type SkippedFile, type SourceKind, type StackedSplit,
 } from './dataset.ts';
 export { BatchStream, type Batch, type BatchPosition, type BatchSource, type BatchStreamOptions } from './batches.ts';
-export { mirrorSome, shiftSome } from './augment.ts';
+export {
+  mirrorSome, shiftSome, flipVerticalSome, rotateSome, gaussianBlurSome, gaussianKernel1d, augmentBatch, validateBaselineAugment,
+  DEFAULT_BASELINE_AUGMENT, ROTATION_FILL, type BaselineAugment, type BaselineAugmentInput, type BlurAugment,
+} from './augment.ts';

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { classifySettings, DiffusionClassifier, type ClassifyConfig, type ClassifyProgress } from '../classify/index.ts';
 import { explainImages, explanationTable, type ExplainConfig } from '../explain/index.ts';
-import type { DiffusionPipeline, Logger } from '../pipeline/index.ts';
+import type { BaselinePipeline, DiffusionPipeline, Logger } from '../pipeline/index.ts';
+import { judgeCounterfactuals, judgeSectionHtml } from './judge.ts';
 import { defaultPositiveClass, oodScore } from '../stats/index.ts';
 import { portablePath } from '../util/index.ts';
 import type { CsvColumns } from '../data/index.ts';
@@ -31,7 +32,7 @@ export interface EvaluateOptions {
   /** Out-of-distribution check: detection AUROC of this split against other data sets, and how many the stored threshold flags. */
   ood?: OodOptions;
   /** Explain the first `images` images (counterfactuals and their flip rate) in the report. */
-  explain?: { images: number; settings?: Partial<ExplainConfig> };
+  explain?: { images: number; settings?: Partial<ExplainConfig>; judge?: BaselinePipeline };
   logger?: Logger;
   signal?: AbortSignal;
   onProgress?: (p: ClassifyProgress) => void;
@@ -83,6 +84,13 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
     const html = `<p>Flip rate (the counterfactual is classified as its target class): <b>${(100 * flips / k).toFixed(1)}%</b> of ${k}; mean |Δ| ${explanations.meanAbsDiff!.toFixed(3)}; ${(100 * explanations.fractionChanged!).toFixed(1)}% of pixels changed by > 0.1; started from t = ${es[0]!.tExplain}; ${explanations.secondsPerImage!.toFixed(2)} s per image.</p>`
       + await explanationTable(es, p.classNames, ids.slice(0, k));
     sections.push({ title: 'Counterfactual explanations', html });
+    if (o.explain.judge) {
+      const j = await judgeCounterfactuals(o.explain.judge, p, es.map((e) => ({ input: e.input, counterfactual: e.reconstructions[e.target]!, factual: e.factual, target: e.target })));
+      explanations.judgeFlipRate = j.flipRate;
+      explanations.judgeAgreementOnInputs = j.agreementOnInputs;
+      if (j.flipRateWhereAgreed !== null) explanations.judgeFlipRateWhereAgreed = j.flipRateWhereAgreed;
+      sections.push({ title: 'Counterfactuals as an independent judge sees them', html: judgeSectionHtml(j) });
+    }
   }
   return writeReport(o.out, {
     records, classNames: p.classNames, positive,

@@ -33,3 +33,15 @@ export { measureSubset } from './check.ts';
 export type { SubsetCheckSpec, SubsetCheckResult } from './check.ts';
 export { oodDetection } from './ood.ts';
 export type { OodReport, OodOptions, OodSetResult } from './ood.ts';
+export { judgeCounterfactuals, contentImage } from './judge.ts';
+export type { JudgeResult } from './judge.ts';
+export { evaluateBaseline, baselineLabel } from './evaluate-baseline.ts';
+export type { EvaluateBaselineOptions } from './evaluate-baseline.ts';
+export {
+  writeBaselineReport, baselineMetrics, baselineScores, baselinePredictionsCsv,
+  type BaselineRecord, type BaselineMethod, type BaselineScore, type BaselineModelInfo, type BaselineSettings, type BaselineReportInput,
+  type BaselineUncertainty, type BaselineMethodSummary, type BaselineReportSummary,
+} from './baseline-report.ts';
+export { compareReports, type CompareOptions, type CompareSummary, type CompareUncertaintyRow, type Table1Cell } from './compare.ts';
+export { compareText } from './compare-html.ts';
+export { removalCurvesSpec, reliabilitySpec, type RemovalSeries, type ReliabilitySeries } from './failure-plots.ts';

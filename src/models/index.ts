@@ -28,3 +28,7 @@ export function denoiserKindOfWeights(names: Iterable<string>): 'unet' | 'dit' |
 export function createDenoiser(config: Partial<DenoiserConfig> & { preset?: string } = {}, seed = 0): Denoiser {
   return denoiserKind(config) === 'dit' ? new DiT(config as Partial<DiTConfig>, seed) : new UNet(config as Partial<UNetConfig>, seed);
 }
+export {
+  createBaseline, validateBaselineConfig, defaultPatchSize, BASELINE_ARCHS, DEFAULT_BASELINE_DROPOUT, SMALL_INPUT_STEM_BELOW,
+  type BaselineArch, type BaselineConfig, type BaselineForward, type BaselineNet,
+} from './baselines/index.ts';

@@ -1,5 +1,5 @@
 // Public surface of src/pipeline: the saved model folder as one object.
-export { DiffusionPipeline, createPipeline, inputNames, loadPipeline, resolveModelDir, upgradeModelFolder } from './pipeline.ts';
+export { DiffusionPipeline, createPipeline, loadPipeline, resolveModelDir, upgradeModelFolder } from './pipeline.ts';
 export type { PipelineParts, LoadPipelineOptions } from './pipeline.ts';
 export { readPipelineConfig, pipelineConfigJson, validatePreprocessConfig, checkModelFits, defaultSchedule } from './config.ts';
 export { PIPELINE_FORMAT, PIPELINE_VERSION } from './types.ts';
@@ -9,3 +9,7 @@ export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION }
 export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from './checkpoint.ts';
 export { generate } from './generate.ts';
 export type { GenerateOptions } from './generate.ts';
+export { ImageModel, inputNames } from './image-model.ts';
+export type { ImagePreprocess, ImageModelConfig } from './image-model.ts';
+export { BaselinePipeline, loadBaselinePipeline, loadModel, isBaselineFolder, readBaselineConfig, loadBaselineWeights, loadTemperature, saveTemperature, BASELINE_FORMAT, BASELINE_VERSION } from './baseline.ts';
+export type { BaselinePipelineConfig, TemperatureCalibration } from './baseline.ts';

@@ -8,11 +8,11 @@ import { tf } from '../runtime/index.ts';
 import { portablePath, writeFileAtomic } from '../util/index.ts';
 import { haarForward, haarInverse, type ScheduleConfig } from '../diffusion/index.ts';
 import { createDenoiser, denoiserKindOfWeights, type Denoiser, type DenoiserConfig, type SafetensorsDtype } from '../models/index.ts';
-import { decodeImage, openDataset, parseSplitName, preprocessImage, stackSplit, type CsvColumns, type DecodedImage, type OpenDatasetOptions, type SplitName, type StackedSplit } from '../data/index.ts';
+import { ImageModel } from './image-model.ts';
 import { fileRecord, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { CALIBRATION_FILE, loadCalibration, saveCalibration } from './calibration.ts';
 import { checkModelFits, defaultSchedule, pipelineConfigJson, readPipelineConfig, validatePreprocessConfig } from './config.ts';
-import { PIPELINE_FORMAT, PIPELINE_VERSION, type Calibration, type ImageInput, type Logger, type PipelineConfig, type PreprocessConfig } from './types.ts';
+import { PIPELINE_FORMAT, PIPELINE_VERSION, type Calibration, type Logger, type PipelineConfig, type PreprocessConfig } from './types.ts';
 
 export interface PipelineParts {
   denoiser: Denoiser;
@@ -27,9 +27,8 @@ export interface PipelineParts {
   dtype?: SafetensorsDtype;
 }
 
-export class DiffusionPipeline {
+export class DiffusionPipeline extends ImageModel<PipelineConfig> {
   readonly denoiser: Denoiser;
-  readonly config: PipelineConfig;
   /** The calibration for these exact weights (null: none, or ignored). */
   calibration: Calibration | null;
   readonly weights: 'ema' | 'raw';
@@ -40,8 +39,8 @@ export class DiffusionPipeline {
 
   constructor(p: PipelineParts) {
     checkModelFits(p.denoiser.config, p.config.preprocess, p.config.classNames, 'pipeline');
+    super(p.config);
     this.denoiser = p.denoiser;
-    this.config = p.config;
     this.calibration = p.calibration ?? null;
     this.weights = p.weights ?? 'ema';
     this.weightsSha256 = p.weightsSha256 ?? '';
@@ -50,66 +49,7 @@ export class DiffusionPipeline {
     this.dtype = p.dtype;
   }
 
-  get classNames(): string[] { return this.config.classNames; }
-  get preprocessing(): PreprocessConfig { return this.config.preprocess; }
   get schedule(): ScheduleConfig { return this.config.schedule; }
-  get imageSize(): number { return this.config.preprocess.imageSize; }
-  get channels(): 1 | 3 { return this.config.preprocess.channels; }
-  /** Values in one preprocessed image (imageSize² × channels). */
-  get pixelsPerImage(): number { return this.imageSize * this.imageSize * this.channels; }
-
-  /**
-   * The only way an image reaches the model: decode (path or bytes), convert channels, fit to the
-   * content size as the training data was, pad to the square, scale to [−1, 1]. Preprocessed
-   * pixels (a Float32Array) are checked for size and passed through.
-   */
-  async preprocess(input: ImageInput, name?: string): Promise<Float32Array> {
-    const p = this.preprocessing;
-    if (input instanceof Float32Array) {
-      if (input.length !== this.pixelsPerImage) throw new Error(`${name ?? 'pixels'}: expected ${p.imageSize}×${p.imageSize}×${p.channels} = ${this.pixelsPerImage} values in [−1, 1], got ${input.length}`);
-      return input;
-    }
-    const img: DecodedImage = typeof input === 'string' || input instanceof Uint8Array ? await decodeImage(input, name, { window: p.dicomWindow }) : input;
-    return preprocessImage(img, { size: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit });
-  }
-
-  /** Several inputs as one NHWC batch; errors name the input (inputNames). */
-  async preprocessBatch(inputs: readonly ImageInput[], names?: readonly string[]): Promise<Float32Array> {
-    const px = this.pixelsPerImage, labels = inputNames(inputs, names);
-    const out = new Float32Array(inputs.length * px);
-    for (const [i, x] of inputs.entries()) out.set(await this.preprocess(x, labels[i]), i * px);
-    return out;
-  }
-
-  /**
-   * A split of a data set as this model sees it (its preprocessing and split seed) as one NHWC
-   * batch: all images, or `limit` of them spread evenly. `sameClasses` refuses data whose classes differ.
-   */
-  async loadSplit(data: string, split: string, o: { limit?: number; logger?: Logger; sameClasses?: boolean; csv?: CsvColumns } = {}): Promise<StackedSplit & { split: SplitName }> {
-    const name = parseSplitName(split);
-    if (!name) throw new Error(`split must be train, val or test, got '${split}'`);
-    const ds = await openDataset(data, { ...this.datasetOptions(), ...(o.csv ? { csv: o.csv } : {}), split: name, onWarning: (m) => o.logger?.warn?.(m) });
-    if (o.sameClasses && ds.classNames.join('\n') !== this.classNames.join('\n')) {
-      throw new Error(`the model's classes (${this.classNames.join(', ')}) differ from the data's (${ds.classNames.join(', ')}); use data with the same classes`);
-    }
-    const s = stackSplit(ds.split(name), { limit: o.limit, spread: true });
-    if (s.count === 0) throw new Error(`split '${name}' of ${data} is empty`);
-    return { ...s, split: name };
-  }
-
-  /** Options that make openDataset see a data set exactly as this model's preprocessing does. */
-  datasetOptions(): Pick<OpenDatasetOptions, 'imageSize' | 'contentSize' | 'channels' | 'fit' | 'dicomWindow' | 'seed' | 'csv'> {
-    const p = this.preprocessing, csv = this.config.data?.csv;
-    // the CSV columns and filters training used (a CSV's split and rows depend on them)
-    return { imageSize: p.imageSize, contentSize: p.contentSize, channels: p.channels, fit: p.fit, dicomWindow: p.dicomWindow, seed: this.splitSeed,
-      ...(csv && typeof csv === 'object' ? { csv: csv as CsvColumns } : {}) };
-  }
-
-  /** Seed of the 80/10/10 split drawn at training time (sources without splits), so evaluation uses the same split. */
-  get splitSeed(): number {
-    const d = this.config.data?.splitSeed, t = this.config.train?.seed;
-    return typeof d === 'number' ? d : typeof t === 'number' ? t : 0;
-  }
 
   /** Pixels [B, S, S, C] → the array the denoiser sees, [B, S/2, S/2, 4C] (inside tf.tidy). */
   toModelSpace(pixels: tf.Tensor4D): tf.Tensor4D {
@@ -149,11 +89,6 @@ export class DiffusionPipeline {
   }
 
   dispose(): void { this.denoiser.dispose(); }
-}
-
-/** How inputs are named in errors and results: the given name, the path, or `input i`. */
-export function inputNames(inputs: readonly ImageInput[], names?: readonly string[]): string[] {
-  return inputs.map((x, i) => names?.[i] ?? (typeof x === 'string' ? x : `input ${i}`));
 }
 
 /** A pipeline around a denoiser in memory (training, tests): the config follows the denoiser's. */

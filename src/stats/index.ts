@@ -13,3 +13,8 @@ export {
   logFactorial, positiveVotesNeeded, shareFlipProbability, majorityFlipProbability, logGamma, incompleteBeta, studentTwoSidedP, pairedTTestP,
 } from './sequential.ts';
 export { oodScore, quantile, quantileSorted } from './ood.ts';
+export {
+  aurc, eaurc, expectedCalibrationError, nll, brier, softmax, fitTemperature, predictiveEntropy, meanProbabilities, mutualInformation,
+  NLL_EPSILON, TEMPERATURE_RANGE,
+  type AurcResult, type RiskCoveragePoint, type ReliabilityBin, type CalibrationResult, type TemperatureFit,
+} from './failure.ts';

@@ -10,3 +10,7 @@ export { Trainer, NonFiniteLossError } from './trainer.ts';
 export type { StepMetrics, TrainBatch, TrainBatches, TrainerOptions } from './trainer.ts';
 export { trainFromData } from './run.ts';
 export type { TrainRunOptions } from './run.ts';
+export { trainBaseline } from './baseline.ts';
+export type { BaselineTrainOptions, BaselineStepMetrics, BaselineValidation } from './baseline.ts';
+export { validateBaselineTrainConfig, defaultBaselineOptimizer, DEFAULT_BASELINE_TRAIN_CONFIG } from './baseline-config.ts';
+export type { BaselineTrainConfig } from './baseline-config.ts';

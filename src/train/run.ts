@@ -58,7 +58,7 @@ function modelConfigFrom(spec: string | undefined): ModelSpec {
 }
 
 /** Adapts the data module's seeded BatchStream to the trainer's resumable source. */
-function batchesFor(ds: Dataset, batchSize: number, seed: number, limit: number | undefined, position?: unknown): TrainBatches {
+export function batchesFor(ds: Dataset, batchSize: number, seed: number, limit: number | undefined, position?: unknown): TrainBatches {
   const split = ds.split('train');
   const size = limit ? Math.min(limit, split.size) : split.size;
   const stream = new BatchStream({ size, shape: split.shape, get: (i) => split.get(i) }, { batchSize, seed, start: position as BatchPosition | undefined });
