@@ -5,9 +5,10 @@
 //  - spatialMean, channelScale: squeeze-excitation's mean over H, W and its per-channel rescale with
 //    the reductions as matmuls; wasm's Mean/Sum over middle axes transpose the whole tensor first.
 //  - batchNormAct: training-mode batch norm (+ SiLU) as one op. As composite ops (BatchNorm2d.apply,
-//    then x·σ(x)) every intermediate stays alive on the tape until the backward pass ends: EfficientNet-B0
-//    at batch 32 on 28² held > 5 GB and batch 64 overflowed the 4 GB wasm heap. Fused, the tape keeps
-//    the conv output and two [C] vectors; sums over N, H, W are column sums (fast on wasm).
+//    then x·σ(x)) every intermediate stays alive on the tape until the backward pass ends, and
+//    EfficientNet-B0 at batch 64 on 28² overflowed the 4 GB wasm heap; fused, the tape keeps the conv
+//    output and a few [C] vectors (that step peaks at ~2.5 GB), and the sums over N, H, W are matmuls.
+//  - checkpoint: a block whose backward pass recomputes its forward instead of keeping its intermediates.
 //  - LayerNorm with a learnable γ, β on the fused adaLayerNorm kernel.
 import { tf, adaLayerNorm, type Tensor } from '../../runtime/index.ts';
 import type { Params } from '../params.ts';
@@ -40,9 +41,9 @@ function depthwiseGrads(dy: Tensor, x: Tensor, w: Tensor, s: number, p: number):
   const pt = k - 1 - p;
   const dx = tf.depthwiseConv2d(dilate(dy, s) as tf.Tensor4D, tf.reverse(w, [0, 1]) as tf.Tensor4D, 1,
     s === 1 ? 'same' : [[0, 0], [pt, H! - Hd - pt + k - 1], [pt, W! - Wd - pt + k - 1], [0, 0]]);
-  // rows/cols of the padded input that some output reads: k + (OH−1)·s ≤ H + 2p
   const xT = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, H!, W!, N! * C!]);
   const dyT = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [OH!, OW!, N! * C!, 1]);
+  // bottom/right padding so that exactly k offsets fit: (k − 1) + (OH − 1)·s + 1 rows of the padded input
   const padB = k - 1 + (OH! - 1) * s - (H! - 1) - p, padR = k - 1 + (OW! - 1) * s - (W! - 1) - p;
   const g = tf.depthwiseConv2d(xT as tf.Tensor4D, dyT as tf.Tensor4D, 1, [[0, 0], [p, padB], [p, padR], [0, 0]], 'NHWC', s); // [1, k, k, N·C]
   const dw = tf.reshape(tf.sum(tf.reshape(g, [k * k, N!, C!]), 1), [k, k, C!, 1]);
@@ -154,7 +155,7 @@ export function channelScale(x: Tensor, s: Tensor): Tensor {
 
 /**
  * LayerNorm over the last axis with a learnable γ (weight) and β (bias), PyTorch's nn.LayerNorm, on the
- * fused adaLN kernel: LN(x)·(1 + (γ − 1)) + β, the modulation tiled to one row per sample.
+ * fused adaLN kernel: LN(x)·(1 + (γ − 1)) + β, the modulation repeated to one row per sample.
  */
 export class LayerNorm {
   readonly weight; readonly bias;
@@ -165,8 +166,41 @@ export class LayerNorm {
   /** x [B, …, D] */
   apply(x: Tensor): Tensor {
     const b = x.shape[0]!;
-    const scale = tf.tile(tf.reshape(tf.sub(this.weight, 1), [1, this.dim]), [b, 1]);
-    const shift = tf.tile(tf.reshape(this.bias, [1, this.dim]), [b, 1]);
+    // broadcastTo, not tile: tile's gradient is a slice and an add per repeat, broadcastTo's one column sum
+    const scale = tf.broadcastTo(tf.reshape(tf.sub(this.weight, 1), [1, this.dim]), [b, this.dim]);
+    const shift = tf.broadcastTo(tf.reshape(this.bias, [1, this.dim]), [b, this.dim]);
     return adaLayerNorm(x, shift, scale, this.eps);
   }
+}
+
+/**
+ * Runs a gradient computation inside a custom gradient. tfjs's engine.gradients, when not nested in
+ * another, resets `state.activeTape` on entry and sets it to null on exit, which would lose the tape
+ * the outer backward pass still has to clean up; keep it aside and put it back (tfjs-core 4.22).
+ */
+function withOwnTape<T>(f: () => T): T {
+  const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+  const outer = state.activeTape;
+  try { return f(); } finally { state.activeTape = outer; }
+}
+
+/**
+ * f(x) with activation checkpointing (Chen et al. 2016): the tape keeps only x, and the backward pass
+ * runs f again under its own tape to get the gradients of x and of `vars` (every variable f reads).
+ * One more forward of f per step for its intermediates' memory; exact when f is deterministic.
+ */
+export function checkpoint(f: (x: Tensor) => Tensor, x: Tensor, vars: tf.Variable[]): Tensor {
+  const op = tf.customGrad((...args: unknown[]) => {
+    const xx = args[0] as Tensor;
+    const save = args[args.length - 1] as (ts: Tensor[]) => void;
+    save([xx]);
+    return {
+      value: f(xx),
+      gradFunc: (dy: Tensor, [sx]: Tensor[]) => tf.tidy(() => withOwnTape(() => {
+        const { grads } = tf.engine().gradients(() => f(sx!), [sx!, ...vars], dy, true);
+        return grads.map((g, i) => g ?? tf.zerosLike(i === 0 ? sx! : vars[i - 1]!));
+      })),
+    };
+  });
+  return (op as unknown as (...a: Tensor[]) => Tensor)(x, ...vars);
 }

@@ -109,12 +109,18 @@ export class EfficientNet implements BaselineNet {
     this.fc = new Linear(c.p, 'classifier.1', HEAD, config.numClasses, { init: { uniform: 1 / Math.sqrt(config.numClasses) } });
   }
 
+  /** The head's feature map [B, h, w, 1280] before pooling (h = w = 4 for 28² with the small-input strides, 7 at 224²). */
+  features(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      let h = this.stem.apply(x, training);
+      for (const blk of this.blocks) h = blk.apply(h, training);
+      return this.head.apply(h, training);
+    });
+  }
+
   apply(x: Tensor, o: BaselineForward): Tensor {
     return tf.tidy(() => {
-      let h = this.stem.apply(x, o.training);
-      for (const blk of this.blocks) h = blk.apply(h, o.training);
-      h = spatialMean(this.head.apply(h, o.training));
-      h = dropout(h, this.config.dropout, o.dropout, o.seed ?? 0);
+      const h = dropout(spatialMean(this.features(x, o.training)), this.config.dropout, o.dropout, o.seed ?? 0);
       return this.fc.apply(h);
     });
   }
