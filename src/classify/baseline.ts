@@ -2,6 +2,7 @@
 // diffusion classifier's vote entropy against: softmax, temperature scaling (fitted on validation),
 // MC dropout (T passes with dropout on; Gal & Ghahramani 2016) and a deep ensemble (Lakshminarayanan et al. 2017).
 import { saveTemperature, type BaselinePipeline, type ImageInput, type TemperatureCalibration } from '../pipeline/index.ts';
+import { parseSplitName } from '../data/index.ts';
 import { expectedCalibrationError, fitTemperature, meanProbabilities, mutualInformation, predictiveEntropy, softmax } from '../stats/index.ts';
 
 export type BaselineMethodName = 'softmax' | 'temperature' | 'mc-dropout' | 'ensemble';
@@ -52,8 +53,22 @@ function rows(logits: Float32Array, count: number, K: number, temperature = 1): 
 export function checkEnsemble(members: readonly BaselinePipeline[]): void {
   const [a, ...rest] = members;
   if (!a) throw new Error('--ensemble: no models given');
+  const seen = new Map<string, string>(), objects = new Set<BaselinePipeline>();
+  for (const m of members) {
+    const where = m.dir ?? 'a member';
+    if (objects.has(m)) throw new Error(`--ensemble: ${where} is given twice; give each member once`);
+    objects.add(m);
+    // the same weights twice would count one network as two and shrink the mutual information
+    if (m.weightsSha256 && seen.has(m.weightsSha256)) throw new Error(`--ensemble: ${where} holds the same weights as ${seen.get(m.weightsSha256)}; give each member once`);
+    if (m.weightsSha256) seen.set(m.weightsSha256, where);
+  }
   for (const m of rest) {
     const where = m.dir ?? 'a member';
+    const da = a.config.data, dm = m.config.data;
+    if ((da?.splitSeed ?? 0) !== (dm?.splitSeed ?? 0) && da?.kind !== 'npz') {
+      throw new Error(`--ensemble: ${where} was trained on the split drawn with seed ${dm?.splitSeed ?? 0}, ${a.dir ?? 'the first'} with ${da?.splitSeed ?? 0}; members must share a split, or one member's test images were another's training images`);
+    }
+    if (m.preprocessing.dicomWindow !== a.preprocessing.dicomWindow) throw new Error(`--ensemble: ${where} windows DICOM by '${m.preprocessing.dicomWindow}', ${a.dir ?? 'the first'} by '${a.preprocessing.dicomWindow}'`);
     if (m.classNames.join('\n') !== a.classNames.join('\n')) throw new Error(`--ensemble: ${where} has classes ${m.classNames.join(', ')}, ${a.dir ?? 'the first'} has ${a.classNames.join(', ')}; an ensemble needs the same classes`);
     const pa = a.preprocessing, pm = m.preprocessing;
     if (pm.imageSize !== pa.imageSize || pm.channels !== pa.channels || pm.contentSize !== pa.contentSize || pm.fit !== pa.fit) {
@@ -68,7 +83,7 @@ export function classifyBaselinePixels(bp: BaselinePipeline, images: Float32Arra
   const T = o.mcDropout ?? 0;
   if (T !== 0 && !(Number.isInteger(T) && T >= 2)) throw new Error(`--mc-dropout must be a whole number of passes ≥ 2, got ${T}`);
   if (T && !(bp.net.config.dropout > 0)) throw new Error(`--mc-dropout: ${bp.dir ?? 'the model'} (${bp.arch}) was trained without dropout, so its passes would all be equal; train with --dropout 0.2 (or another rate) first`);
-  const members = o.ensemble?.length ? [bp, ...o.ensemble.filter((m) => m !== bp)] : [];
+  const members = o.ensemble?.length ? [bp, ...o.ensemble] : [];
   if (members.length) checkEnsemble(members);
   const total = 1 + T + Math.max(0, members.length - 1);
   let done = 0;
@@ -122,7 +137,7 @@ export interface CalibrateBaselineOptions {
  */
 export async function calibrateBaseline(bp: BaselinePipeline, o: CalibrateBaselineOptions): Promise<{ calibration: TemperatureCalibration; file: string | null }> {
   const split = o.split ?? 'val';
-  if (split === 'test') o.logger?.warn?.('fitting on the test split: figures reported on it afterwards are no longer unbiased');
+  if (parseSplitName(split) === 'test') throw new Error('calibrate fits on validation data; fitting on the test split would bias every figure reported on it (use --split val)');
   const s = await bp.loadSplit(o.data, split, { limit: o.limit, logger: o.logger, sameClasses: true, csv: o.csv });
   const K = bp.classNames.length;
   const logits = bp.logits(s.images, s.count);

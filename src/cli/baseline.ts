@@ -23,9 +23,10 @@ function trainBaselineCommand(): Command {
     .option('--no-blur', 'no random Gaussian blur (kernel 5, σ ∈ [0.1, 2])')
     .option('--balance', 'over-sample minority classes in training batches')
     .option('--val-every <n>', 'validate every n epochs, keep the best in best/ (0 = off)', intOption('--val-every', 0))
-    .option('--time-limit <minutes>', 'stop at the first step past this much training time (resumed time counts)', floatOption('--time-limit', 0))
+    .option('--time-limit <minutes>', 'stop at the first step past this much training time (resumed time counts)', floatOption('--time-limit', 0.001))
     .option('--limit <n>', 'use only the first n training examples (smoke tests)', intOption('--limit', 1))
-    .option('--seed <n>', 'seed for weights, data order and augmentations', intOption('--seed', 0), 0)
+    .option('--seed <n>', 'seed for weights, data order, augmentations and dropout', intOption('--seed', 0), 0)
+    .option('--split-seed <n>', 'seed of the 80/10/10 split of data without one (kept apart from --seed so ensemble members share a test split)', intOption('--split-seed', 0), 0)
     .option('--resume', 'continue the checkpoint in --out')
     .option('--skip-bad', 'skip unreadable images with a warning instead of stopping')
     .addHelpText('after', `
@@ -62,7 +63,7 @@ Examples:
       const r = await trainBaseline({
         arch: arch as BaselineArch, data: o.data as string, out: o.out as string, train, csv: csvColumnsFrom(o),
         model: o.dropout !== undefined ? { dropout: o.dropout as number } : undefined,
-        imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad), limit: o.limit as number | undefined,
+        splitSeed: o.splitSeed as number, imageSize: o.imageSize as number | undefined, resume: Boolean(o.resume), skipBad: Boolean(o.skipBad), limit: o.limit as number | undefined,
         timeLimitSec: o.timeLimit !== undefined ? (o.timeLimit as number) * 60 : undefined, signal: ac.signal, logger: stderrLogger,
         onReady: ({ dataset, net, train: t, startStep, totalSteps, stepsPerEpoch, trainSize }) => {
           process.stderr.write(`data: ${dataset.source} (${trainSize} training images, classes ${dataset.classNames.join(', ')}, ${dataset.imageSize}² × ${dataset.channels})\n`);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { calibrate, calibrateBaseline, type CalibrationObjective } from '../classify/index.ts';
 import { isBaselineFolder, loadBaselinePipeline } from '../pipeline/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom, givenOptions, DIFFUSION_ONLY_OPTIONS } from './common.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
 
@@ -27,9 +27,11 @@ Examples:
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz   # then shows calibrated and uncalibrated results
   meddiff calibrate --model models/pneumoniamnist-resnet18 --data data/pneumoniamnist.npz   # a baseline: temperature scaling on val
 `)
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
       await startRuntime(o as { backend?: string; threads?: string });
       if (isBaselineFolder(o.model as string)) {
+        const wrong = givenOptions(cmd, [...DIFFUSION_ONLY_OPTIONS, 'searchT', 'minWidth', 'significance', 'oodQuantile', 'oodOnly', 'objective']);
+        if (wrong.length) throw new Error(`${wrong.join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to diffusion models; a baseline's calibration is temperature scaling (${o.model as string})`);
         const bp = loadBaselinePipeline(o.model as string, { calibration: false, logger: stderrLogger });
         try {
           const { calibration: c, file } = await calibrateBaseline(bp, { data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), logger: stderrLogger });

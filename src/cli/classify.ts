@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { baselineResultJson, classifyBaselineFiles, classifyFiles, classificationJson, type ClassifyConfig, type ClassifySettings } from '../classify/index.ts';
 import { isBaselineFolder, loadBaselinePipeline, type Calibration } from '../pipeline/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, loadModelOption, stderrLogger } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, loadModelOption, stderrLogger, givenOptions, DIFFUSION_ONLY_OPTIONS } from './common.ts';
 import { Progress } from './progress.ts';
 
 /** Options shared by classify and evaluate. */
@@ -48,9 +48,14 @@ Examples:
   meddiff classify --model models/pneumoniamnist-unet data/fixtures/nih_cxr14_00000001_000.png
   meddiff classify --model runs/pneu --n 101 --early-stop decided --json scans/*.dcm
 `)
-    .action(async (images: string[], o: Record<string, unknown>) => {
+    .action(async (images: string[], o: Record<string, unknown>, cmd: Command) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
-      if (isBaselineFolder(o.model as string)) return classifyBaselineCli(images, o);
+      if (isBaselineFolder(o.model as string)) {
+        const wrong = givenOptions(cmd, DIFFUSION_ONLY_OPTIONS);
+        if (wrong.length) throw new Error(`${wrong.join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to diffusion models; ${o.model as string} is a baseline`);
+        return classifyBaselineCli(images, o);
+      }
+      if (o.mcDropout !== undefined) throw new Error(`--mc-dropout applies to baseline models; ${o.model as string} is a diffusion model (its uncertainty is the vote entropy)`);
       const p = loadModelOption(o);
       try {
         const progress = o.json ? null : new Progress('classify', images.length);
@@ -76,7 +81,7 @@ Examples:
 async function classifyBaselineCli(images: string[], o: Record<string, unknown>): Promise<void> {
   const bp = loadBaselinePipeline(o.model as string, { logger: stderrLogger });
   try {
-    const r = await classifyBaselineFiles(bp, images, { mcDropout: o.mcDropout as number | undefined, seed: o.seed as number });
+    const r = await classifyBaselineFiles(bp, images, { mcDropout: o.mcDropout as number | undefined, seed: o.seed as number, batchSize: o.batch as number });
     const rows = r.outcomes.map((x) => (x.result ? baselineResultJson(x.result, bp.classNames, r.primary!, x.name) : { file: x.name, error: x.error! }));
     if (o.json) process.stdout.write(JSON.stringify({ model: path.resolve(bp.dir ?? ''), arch: bp.arch, classes: bp.classNames, method: r.primary, temperature: r.temperature, seconds: r.seconds, failed: r.failed, results: rows }, null, 2) + '\n');
     else {

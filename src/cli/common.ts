@@ -74,3 +74,11 @@ export function csvColumnsFrom(o: Record<string, unknown>): CsvColumns | undefin
   };
   return Object.keys(c).length ? c : undefined;
 }
+
+/** Options the user typed (not defaults) among `names`, as --flags: for refusing options that do not apply. */
+export function givenOptions(cmd: { getOptionValueSource(key: string): string | undefined }, names: readonly string[]): string[] {
+  return names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
+
+/** The classify options that only mean something for a diffusion model (noise pairs, votes, weights). */
+export const DIFFUSION_ONLY_OPTIONS = ['n', 'aggregate', 'earlyStop', 'times', 'tRange', 'mirror', 'weights'] as const;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { evaluate, evaluateBaseline, accuracyAt, type OodReport, type RemovalPoint, type ReportSummary, type BaselineReportSummary } from '../eval/index.ts';
 import { isBaselineFolder, loadBaselinePipeline, type BaselinePipeline } from '../pipeline/index.ts';
-import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom } from './common.ts';
+import { startRuntime, withRuntimeOptions, intOption, floatOption, loadModelOption, stderrLogger, withCsvOptions, csvColumnsFrom, givenOptions, DIFFUSION_ONLY_OPTIONS } from './common.ts';
 import { explainSettings } from './explain.ts';
 import { classifyConfigFrom, withClassifyOptions } from './classify.ts';
 import { Progress } from './progress.ts';
@@ -34,9 +34,13 @@ Examples:
   meddiff evaluate --model models/pneumoniamnist-resnet18 --data data/pneumoniamnist.npz --mc-dropout 20 --out reports/pneu-mc
   meddiff evaluate --model runs/pneu-r18-s0 --ensemble runs/pneu-r18-s1,runs/pneu-r18-s2 --data data/pneumoniamnist.npz
 `)
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
       await startRuntime(o as { backend?: string; threads?: string }, !o.json);
-      if (isBaselineFolder(o.model as string)) return evaluateBaselineCli(o);
+      if (isBaselineFolder(o.model as string)) {
+        const wrong = givenOptions(cmd, [...DIFFUSION_ONLY_OPTIONS, 't', 'cfg', 'quality']);
+        if (wrong.length) throw new Error(`${wrong.join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to diffusion models; ${o.model as string} is a baseline`);
+        return evaluateBaselineCli(o);
+      }
       if (o.mcDropout !== undefined || o.ensemble !== undefined) throw new Error(`--mc-dropout and --ensemble apply to baseline models; ${o.model as string} is a diffusion model (its uncertainty is the vote entropy)`);
       const judge = o.judge !== undefined ? loadJudge(o.judge as string) : undefined;
       if (judge && !((o.explain as number) > 0)) { judge.dispose(); throw new Error('--judge classifies counterfactuals: give --explain k as well'); }
@@ -118,7 +122,7 @@ async function evaluateBaselineCli(o: Record<string, unknown>): Promise<void> {
     let progress: Progress | null = null;
     summary = await evaluateBaseline(bp, {
       data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), out: o.out as string,
-      mcDropout: o.mcDropout as number | undefined, ensemble: members.length ? members : undefined, positive: o.positive as string | undefined,
+      mcDropout: o.mcDropout as number | undefined, ensemble: members.length ? members : undefined, positive: o.positive as string | undefined, batchSize: o.batch as number,
       seed: o.seed as number | undefined, logger: stderrLogger,
       onProgress: o.json ? undefined : (x) => { progress ??= new Progress(`evaluate ${o.split as string}`, x.total); progress.update(x.done, 'passes over the split'); },
     });

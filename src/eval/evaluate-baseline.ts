@@ -22,6 +22,8 @@ export interface EvaluateBaselineOptions {
   calibration?: boolean;
   positive?: string;
   seed?: number;
+  /** Images per forward pass (default 64). */
+  batchSize?: number;
   logger?: Logger;
   signal?: AbortSignal;
   onProgress?: BaselineClassifyOptions['onProgress'];
@@ -41,7 +43,7 @@ export async function evaluateBaseline(bp: BaselinePipeline, o: EvaluateBaseline
   const { split, images, labels, ids: rawIds, count } = await bp.loadSplit(o.data, o.split ?? 'test', { limit: o.limit, logger: o.logger, sameClasses: true, csv: o.csv });
   const ids = rawIds.map((id) => (path.isAbsolute(id) ? portablePath(id) : id));
   const t0 = performance.now();
-  const r = classifyBaselinePixels(bp, images, count, { mcDropout: o.mcDropout, ensemble: o.ensemble, calibration: o.calibration, seed: o.seed, signal: o.signal, onProgress: o.onProgress });
+  const r = classifyBaselinePixels(bp, images, count, { mcDropout: o.mcDropout, ensemble: o.ensemble, calibration: o.calibration, seed: o.seed, batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress });
   const seconds = (performance.now() - t0) / 1000;
   // the primary method first: its accuracy is the model's
   const order = [r.primary, ...(['softmax', 'temperature', 'mc-dropout', 'ensemble'] as const).filter((m) => m !== r.primary)];
@@ -54,7 +56,7 @@ export async function evaluateBaseline(bp: BaselinePipeline, o: EvaluateBaseline
     positive = bp.classNames.indexOf(o.positive);
     if (positive < 0) throw new Error(`--positive '${o.positive}' is not a class of the model (${bp.classNames.join(', ')})`);
   }
-  const members = o.ensemble?.length ? [bp, ...o.ensemble.filter((m) => m !== bp)] : [bp];
+  const members = o.ensemble?.length ? [bp, ...o.ensemble] : [bp];
   const minutes = members.every((m) => m.trainingSeconds !== null) ? members.reduce((a, m) => a + m.trainingSeconds!, 0) / 60 : null;
   return writeBaselineReport(o.out, {
     methods, classNames: bp.classNames, positive,

@@ -29,7 +29,7 @@ export { evaluate } from './evaluate.ts';
 export type { EvaluateOptions } from './evaluate.ts';
 export { calibratedFigures } from './calibrated.ts';
 export type { CalibratedFigures } from './calibrated.ts';
-export { measureSubset } from './check.ts';
+export { measureSubset, measureBaselineSubset } from './check.ts';
 export type { SubsetCheckSpec, SubsetCheckResult } from './check.ts';
 export { oodDetection } from './ood.ts';
 export type { OodReport, OodOptions, OodSetResult } from './ood.ts';

@@ -67,7 +67,8 @@ export function readBaselineConfig(raw: Record<string, unknown>, where = 'config
 
 /** Whether a model folder (or training run) holds a baseline: its config.json's format. */
 export function isBaselineFolder(dir: string): boolean {
-  for (const d of [dir, path.join(dir, 'best'), path.join(dir, 'checkpoint')]) {
+  // the folder, its '.old' twin (an interrupted atomic swap), or a training run's best/ and checkpoint/
+  for (const d of [dir, `${path.resolve(dir)}.old`, path.join(dir, 'best'), path.join(dir, 'checkpoint')]) {
     const f = path.join(d, 'config.json');
     if (!fs.existsSync(f)) continue;
     try { return (JSON.parse(fs.readFileSync(f, 'utf8')) as { format?: unknown }).format === BASELINE_FORMAT; } catch { return false; }
@@ -130,10 +131,10 @@ export class BaselinePipeline extends ImageModel<BaselinePipelineConfig> {
       config: this.config as unknown as Record<string, unknown>, model: this.namedArrays(),
       state: { step: this.step, classNames: this.classNames, dataFingerprint: o.dataFingerprint ?? '', resume: {}, info: { ...(o.info ?? {}), ...(this.trainingSeconds !== null ? { trainingSeconds: this.trainingSeconds } : {}) } },
     });
-    if (this.calibration) {
-      const written = loadCheckpoint(dir, { optimizer: false });
-      saveTemperature(dir, { ...this.calibration, weightsSha256: written.state.files['model.safetensors']?.sha256 });
-    }
+    // the temperature was fitted for the loaded weights: it travels only with those exact weights
+    const written = loadCheckpoint(dir, { optimizer: false }).state.files['model.safetensors']?.sha256;
+    if (this.calibration && this.weightsSha256 && written === this.weightsSha256) saveTemperature(dir, { ...this.calibration, weightsSha256: written });
+    else fs.rmSync(path.join(dir, TEMPERATURE_FILE), { force: true });
   }
 
   dispose(): void { this.net.dispose(); }
@@ -167,11 +168,21 @@ export function loadTemperature(dir: string, weightsSha256: string, warn?: (m: s
   if (!fo || typeof fo !== 'object' || typeof fo.split !== 'string' || !Number.isSafeInteger(fo.images) || !isNum(fo.nllBefore) || !isNum(fo.nllAfter)) {
     throw new Error(`${f}: 'fittedOn' must be {split, images, nllBefore, nllAfter}; run meddiff calibrate again`);
   }
-  if (c.weightsSha256 !== undefined && c.weightsSha256 !== weightsSha256) {
+  if (c.weightsSha256 !== weightsSha256) {
     warn?.(`${f} was fitted for other weights; ignoring it (run meddiff calibrate again)`);
     return null;
   }
   return c as unknown as TemperatureCalibration;
+}
+
+/** Seconds the whole training run took, when `dir` is a run's best/ beside its checkpoint/ (else null). */
+function runSeconds(dir: string): number | null {
+  if (path.basename(path.resolve(dir)) !== 'best') return null;
+  const f = path.join(path.dirname(path.resolve(dir)), 'checkpoint', 'state.json');
+  try {
+    const e = (JSON.parse(fs.readFileSync(f, 'utf8')) as { resume?: { elapsedSec?: unknown } }).resume?.elapsedSec;
+    return isNum(e) ? e : null;
+  } catch { return null; }
 }
 
 /** Load a baseline folder (a shipped model, a checkpoint, or a training run: its best/ or checkpoint/). */
@@ -185,9 +196,13 @@ export function loadBaselinePipeline(dir: string, o: { calibration?: boolean; lo
   }
   const net = createBaseline(config.model);
   try { loadBaselineWeights(net, ck.model, path.join(ck.dir, 'model.safetensors')); } catch (e) { net.dispose(); throw e; }
-  const info = (ck.state.info ?? {}) as { trainingSeconds?: unknown };
-  const resume = (ck.state.resume ?? {}) as { elapsedSec?: unknown };
-  const secs = isNum(info.trainingSeconds) ? info.trainingSeconds : isNum(resume.elapsedSec) ? resume.elapsedSec : null;
+  // the cost of training is the whole run's time: a run's best/ records only the time to its best epoch
+  let secs = runSeconds(ck.dir);
+  if (secs === null) {
+    const info = (ck.state.info ?? {}) as { trainingSeconds?: unknown };
+    const resume = (ck.state.resume ?? {}) as { elapsedSec?: unknown };
+    secs = isNum(resume.elapsedSec) ? resume.elapsedSec : isNum(info.trainingSeconds) ? info.trainingSeconds : null;
+  }
   return new BaselinePipeline({ net, config, calibration, weightsSha256: sha, step: ck.state.step, dir: ck.dir, trainingSeconds: secs });
 }
 

@@ -46,6 +46,10 @@ export function validateBaselineTrainConfig(arch: BaselineArch, partial: Partial
   }
   if (typeof c.balance !== 'boolean') fail('balance', 'must be true or false');
   const o = c.optimizer;
+  const optKeys = Object.keys(defaultBaselineOptimizer(arch));
+  for (const k of Object.keys(partial.optimizer ?? {})) if (!optKeys.includes(k)) fail(`optimizer.${k}`, `is not an Adam setting; allowed: ${optKeys.join(', ')}`);
+  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) fail('optimizer.beta1/beta2', 'must be in [0, 1)');
+  if (!(o.eps > 0)) fail('optimizer.eps', `must be > 0, got ${o.eps}`);
   if (!(o.lr > 0)) fail('optimizer.lr', `must be > 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) fail('optimizer.weightDecay', `must be ≥ 0, got ${o.weightDecay}`);
   return c;

@@ -10,7 +10,7 @@ import { BASELINE_FORMAT, BASELINE_VERSION, BaselinePipeline, loadBaselineWeight
 import { augmentBatch, medmnistStem, openDataset, stackSplit, type CsvColumns, type Dataset } from '../data/index.ts';
 import { accuracy, auroc, balancedAccuracy, macroF1 } from '../eval/index.ts';
 import { Adam } from './optim.ts';
-import { batchesFor } from './run.ts';
+import { batchesFor, contentSize } from './run.ts';
 import { validateBaselineTrainConfig, type BaselineTrainConfig } from './baseline-config.ts';
 import type { TrainBatches } from './trainer.ts';
 
@@ -27,6 +27,11 @@ export interface BaselineTrainOptions {
   skipBad?: boolean;
   limit?: number;
   csv?: CsvColumns;
+  /**
+   * Seed of the 80/10/10 split for sources without one (folders, CSVs without a split column).
+   * Default 0, apart from the training seed, so ensemble members with different seeds share a test split.
+   */
+  splitSeed?: number;
   /** Stop at the first step past this many seconds of training (resumed time counts), validated and checkpointed. */
   timeLimitSec?: number;
   signal?: AbortSignal;
@@ -45,9 +50,12 @@ interface ResumeState { rng: RngState; data: unknown; elapsedSec: number; best: 
 export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean; best: BaselineValidation['best'] | null }> {
   const warn = (m: string) => o.logger?.warn?.(m);
   let cfg = validateBaselineTrainConfig(o.arch, o.train);
+  const splitSeed = o.splitSeed ?? 0;
+  if (!Number.isSafeInteger(splitSeed) || splitSeed < 0) throw new Error(`splitSeed must be an integer ≥ 0, got ${splitSeed}`);
+  if (o.timeLimitSec !== undefined && !(o.timeLimitSec > 0)) throw new Error(`--time-limit must be more than 0 minutes, got ${o.timeLimitSec / 60}`);
   const imageSize = o.imageSize ?? (o.data.toLowerCase().endsWith('.npz') ? medmnistStem(o.data).size ?? 28 : 64);
   const dataset = await openDataset(o.data, {
-    imageSize, split: ['train', 'val'], seed: cfg.seed, skipBad: o.skipBad, onWarning: warn,
+    imageSize, split: ['train', 'val'], seed: splitSeed, skipBad: o.skipBad, onWarning: warn,
     balance: cfg.balance ? 'oversample' : 'none', ...(o.csv ? { csv: o.csv } : {}),
   });
   const trainSize = o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train');
@@ -59,9 +67,10 @@ export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: 
   const net = createBaseline({ ...o.model, kind: o.arch, inChannels: dataset.channels, imageSize, numClasses: dataset.classNames.length }, cfg.seed);
   const config: BaselinePipelineConfig = {
     format: BASELINE_FORMAT, version: BASELINE_VERSION, model: net.config,
-    preprocess: { channels: dataset.channels, imageSize, contentSize: imageSize, fit: dataset.kind === 'npz' ? 'crop' : 'pad', dicomWindow: 'voi' },
+    // how other images must be fitted to look like the training data (an npz padded 28 → 32 keeps its 28² content)
+    preprocess: { channels: dataset.channels, imageSize, contentSize: contentSize(dataset, o.data, imageSize), fit: dataset.kind === 'npz' ? 'crop' : 'pad', dicomWindow: 'voi' },
     classNames: dataset.classNames, train: cfg as unknown as Record<string, unknown>,
-    data: { path: portablePath(o.data), kind: dataset.kind, limit: o.limit ?? null, splitSeed: cfg.seed, ...(o.csv && dataset.kind === 'csv' ? { csv: o.csv } : {}) },
+    data: { path: portablePath(o.data), kind: dataset.kind, limit: o.limit ?? null, splitSeed, ...(o.csv && dataset.kind === 'csv' ? { csv: o.csv } : {}) },
   };
   const pipeline = new BaselinePipeline({ net, config });
   const adam = new Adam(net.params.vars, cfg.optimizer);
@@ -76,7 +85,13 @@ export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: 
       const ck = loadCheckpoint(ckptDir);
       const saved = ck.config as unknown as BaselinePipelineConfig;
       if (saved.format !== BASELINE_FORMAT) throw new Error(`checkpoint ${ck.dir} is not a baseline's; use a new --out`);
-      if (JSON.stringify(saved.model) !== JSON.stringify(net.config)) throw new Error(`checkpoint ${ck.dir} was made with another network (${saved.model.kind}); resume with the same --arch and options, or a new --out`);
+      if (JSON.stringify(saved.model) !== JSON.stringify(net.config)) {
+        const a = saved.model as unknown as Record<string, unknown>, b = net.config as unknown as Record<string, unknown>;
+        const fields = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+        throw new Error(`checkpoint ${ck.dir} was made with another network (${fields.map((k) => `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} now`).join('; ')}); resume with the same --arch, --image-size and --dropout, or a new --out`);
+      }
+      if (JSON.stringify(saved.data?.limit ?? null) !== JSON.stringify(o.limit ?? null)) throw new Error(`checkpoint ${ck.dir} was trained with --limit ${saved.data?.limit ?? 'none'}; resume with the same --limit`);
+      if ((saved.data?.splitSeed ?? 0) !== splitSeed) throw new Error(`checkpoint ${ck.dir} was trained on the split drawn with split seed ${saved.data?.splitSeed ?? 0}; resume with the same split seed`);
       if (ck.state.dataFingerprint !== dataset.fingerprint) throw new Error(`checkpoint ${ck.dir} was trained on other data; resume with the same --data`);
       // epochs and log cadence may change on resume; the optimizer may change with a warning; the rest must match for an exact resume
       const a = { ...(saved.train ?? {}) } as Record<string, unknown>, b = { ...cfg } as Record<string, unknown>;
@@ -98,6 +113,8 @@ export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: 
       if (fs.existsSync(path.join(ckptDir, 'state.json')) || fs.existsSync(path.join(`${path.resolve(ckptDir)}.old`, 'state.json'))) {
         throw new Error(`${o.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
       }
+      // a run that died before its first checkpoint leaves best/ or a log that a new run must not mix with
+      for (const f of [bestDir, metricsFile]) if (fs.existsSync(f)) throw new Error(`${o.out} holds ${path.basename(f)} from an earlier run but no checkpoint; remove it or choose another --out`);
       source = batchesFor(dataset, cfg.batchSize, cfg.seed, o.limit, undefined);
     }
     o.onReady?.({ dataset, net, train: cfg, startStep: step, totalSteps, stepsPerEpoch, trainSize });
@@ -122,7 +139,8 @@ export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: 
       const loss = -probs.reduce((a, p, i) => a + Math.log(Math.max(p[labels[i]!]!, 1e-12)), 0) / val!.count;
       // balanced accuracy (a hair of AUROC breaks ties): PneumoniaMNIST's val and test class mixes differ (method.md §11)
       const score = bal + (Number.isFinite(auc) ? 1e-3 * auc : 0);
-      const epoch = Math.round(step / stepsPerEpoch);
+      // a validation at the time limit falls inside an epoch: its epoch is fractional
+      const epoch = Math.round((100 * step) / stepsPerEpoch) / 100;
       if (!best || score > best.score) {
         best = { step, epoch, score };
         saveCheckpoint(bestDir, {

@@ -80,7 +80,7 @@ export function batchesFor(ds: Dataset, batchSize: number, seed: number, limit: 
  * Side of the image content inside the model's square: MedMNIST 28² arrays are padded (not
  * resized) to 32², so other images must be brought to 28² and padded the same way to look alike.
  */
-function contentSize(ds: Dataset, file: string, imageSize: number): number {
+export function contentSize(ds: Dataset, file: string, imageSize: number): number {
   if (ds.kind !== 'npz') return imageSize;
   const src = medmnistStem(file).size ?? 28;
   return imageSize <= 1.25 * src && imageSize >= src ? src : imageSize;

@@ -57,6 +57,7 @@ test('an ensemble averages its members and refuses members that differ', () => {
   r.methods.ensemble!.forEach((q, i) => q.probabilities.forEach((v, k) => assert.ok(Math.abs(v - each.reduce((a, e) => a + e[i]!.probabilities[k]!, 0) / 3) < 1e-6)));
   const other = pipeline({}, 3, ['benign', 'malignant']);
   assert.throws(() => classifyBaselinePixels(m[0]!, x, 4, { ensemble: [other] }), /same classes/);
+  assert.throws(() => classifyBaselinePixels(m[0]!, x, 4, { ensemble: [m[1]!, m[1]!] }), /same weights|give each member once/);
   const small = pipeline({}, 4, ['normal', 'pneumonia'], 16);
   assert.throws(() => classifyBaselinePixels(m[0]!, x, 4, { ensemble: [small] }), /same input size/);
   for (const p of [...m, other, small]) p.dispose();
@@ -72,6 +73,7 @@ test('temperature scaling is fitted on validation, stored, re-read only for the 
   assert.ok(file && fs.existsSync(file));
   assert.ok(calibration.fittedOn.nllAfter <= calibration.fittedOn.nllBefore + 1e-12);
   assert.equal(calibration.fittedOn.split, 'val');
+  await assert.rejects(calibrateBaseline(bp, { data: 'data/pneumoniamnist.npz', split: 'test', limit: 8 }), /fitting on the test split/);
   const x = images(5);
   const r = classifyBaselinePixels(bp, x, 5);
   assert.equal(r.primary, 'temperature');

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setup } from '../helpers.ts';
-import { loadPipeline } from '../../src/pipeline/index.ts';
-import { measureSubset } from '../../src/eval/index.ts';
+import { isBaselineFolder, loadBaselinePipeline, loadPipeline } from '../../src/pipeline/index.ts';
+import { measureBaselineSubset, measureSubset } from '../../src/eval/index.ts';
 
 before(setup);
 
@@ -24,7 +24,20 @@ test('there are shipped models with a CI check', () => {
 for (const name of models) {
   test(`shipped model ${name} answers as its model card says on a fixed test subset`, async () => {
     const dir = path.join('models', name);
-    const check = JSON.parse(fs.readFileSync(path.join(dir, 'ci-check.json'), 'utf8')) as CiCheck;
+    const check = JSON.parse(fs.readFileSync(path.join(dir, 'ci-check.json'), 'utf8')) as CiCheck & { kind?: string };
+    if (check.kind === 'baseline' || isBaselineFolder(dir)) {
+      assert.equal(check.kind, 'baseline', `${name}: a baseline folder needs a baseline ci-check.json`);
+      const b = loadBaselinePipeline(dir);
+      try {
+        assert.equal(b.calibration !== null, check.calibrated, `${name}: calibration.json ${b.calibration ? 'applies' : 'does not apply'}`);
+        const r = await measureBaselineSubset(b, check);
+        assert.ok(Math.abs(r.accuracy - check.accuracy) <= check.tolerance, `${name}: accuracy ${r.accuracy.toFixed(4)} on ${r.images} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);
+        assert.ok(new Set(r.predictions).size > 1, `${name} predicts a single class`);
+      } finally {
+        b.dispose();
+      }
+      return;
+    }
     const p = loadPipeline(dir);
     try {
       // the calibration beside the weights must still apply: its hash ties it to these weights

@@ -38,7 +38,12 @@ test('a baseline learns a small training set, and validation keeps the best epoc
   assert.ok(any instanceof BaselinePipeline);
   any.dispose();
   const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.filter((l) => l.validation).length, 12, 'one validation per epoch');
+  const vals = lines.filter((l) => l.validation).map((l) => l.validation);
+  assert.equal(vals.length, 12, 'one validation per epoch');
+  // best/ holds the first epoch with the highest score, not merely the last one written
+  const top = Math.max(...vals.map((v: { score: number }) => v.score));
+  assert.equal(r.best!.score, top);
+  assert.equal(r.best!.step, vals.find((v: { score: number }) => v.score === top).step);
 });
 
 test('resume continues exactly where an uninterrupted run would be', async () => {
@@ -62,6 +67,12 @@ test('an aborted run checkpoints its last step and says how to continue', async 
   await assert.rejects(trainBaseline({ ...tiny, out, train: { epochs: 3, batchSize: 16 } }), /already holds a checkpoint; pass --resume/);
   await assert.rejects(trainBaseline({ ...tiny, out, arch: 'resnet50', train: { epochs: 3, batchSize: 16 }, resume: true }), /another network/);
   await assert.rejects(trainBaseline({ ...tiny, out, train: { epochs: 3, batchSize: 16, seed: 5 }, resume: true }), /other settings \(seed\)/);
+  await assert.rejects(trainBaseline({ ...tiny, out, limit: 48, train: { epochs: 3, batchSize: 16 }, resume: true }), /--limit 32; resume with the same --limit/);
+  await assert.rejects(trainBaseline({ ...tiny, out, model: { dropout: 0.5 }, train: { epochs: 3, batchSize: 16 }, resume: true }), /another network \(dropout: 0 there, 0.5 now\)/);
+  // a run that died before its first checkpoint leaves a log a new run must not append to
+  const stale = tmp();
+  fs.writeFileSync(path.join(stale, 'metrics.jsonl'), '{"step":1}\n');
+  await assert.rejects(trainBaseline({ ...tiny, out: stale, train: { epochs: 1, batchSize: 16 } }), /holds metrics.jsonl from an earlier run/);
 });
 
 test('training options are validated by name', () => {
@@ -70,4 +81,27 @@ test('training options are validated by name', () => {
   assert.equal(validateBaselineTrainConfig('vit-s16').optimizer.lr, 1e-5);
   assert.equal(validateBaselineTrainConfig('resnet18').optimizer.lr, 1e-4);
   assert.equal(validateBaselineTrainConfig('resnet18').optimizer.weightDecay, 1e-5);
+  assert.throws(() => validateBaselineTrainConfig('resnet18', { optimizer: { learningRate: 1 } as never }), /'optimizer.learningRate' is not an Adam setting/);
+  assert.throws(() => validateBaselineTrainConfig('resnet18', { augment: { vFlip: true } as never }), /'vFlip' is not an augmentation/);
+});
+
+test('batch norm: running statistics move 10% toward the batch with the unbiased variance (PyTorch), eval mode uses them', async () => {
+  const { Params } = await import('../../src/models/index.ts');
+  const { BatchNorm2d, PendingStats } = await import('../../src/models/baselines/index.ts');
+  const { tf } = await import('../helpers.ts');
+  const p = new Params(0), b = new Params(0), pending = new PendingStats();
+  const bn = new BatchNorm2d(p, b, 'bn', 1, pending);
+  const x = tf.tensor4d([1, 2, 3, 6], [1, 2, 2, 1]); // mean 3, biased variance 3.5, unbiased 14/3
+  tf.tidy(() => { bn.apply(x, true); });
+  pending.apply(0.1);
+  assert.ok(Math.abs(bn.runningMean.dataSync()[0]! - 0.3) < 1e-6);
+  assert.ok(Math.abs(bn.runningVar.dataSync()[0]! - (0.9 + 0.1 * 14 / 3)) < 1e-5);
+  const y = tf.tidy(() => bn.apply(x, false).dataSync());
+  const sd = Math.sqrt(0.9 + 0.1 * 14 / 3 + 1e-5);
+  [1, 2, 3, 6].forEach((v, i) => assert.ok(Math.abs(y[i]! - (v - 0.3) / sd) < 1e-5));
+  const before = tf.memory().numTensors;
+  tf.tidy(() => { bn.apply(x, true); });
+  pending.apply(0.1);
+  assert.equal(tf.memory().numTensors, before, 'the batch statistics are freed after the update');
+  x.dispose(); p.dispose(); b.dispose();
 });
