@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadPipeline, resolveModelDir, upgradeModelFolder } from '../pipeline/index.ts';
+import { isBaselineFolder, loadBaselinePipeline, loadPipeline, resolveModelDir, upgradeModelFolder } from '../pipeline/index.ts';
 import { portablePath } from '../util/index.ts';
 import { startRuntime, stderrLogger, withRuntimeOptions } from './common.ts';
 
@@ -29,6 +29,19 @@ Examples:
       if (!o.out) throw new Error("--out is required (or --upgrade to rewrite --model's config.json in place)");
       if (o.weights !== 'selected' && o.weights !== 'ema' && o.weights !== 'raw') throw new Error(`--weights must be ema, raw or selected, got '${o.weights}'`);
       const dir = resolveModelDir(o.model);
+      if (isBaselineFolder(dir)) {
+        if (o.weights !== 'selected') throw new Error('--weights applies to diffusion models (raw or EMA); a baseline folder has one set of weights');
+        const b = loadBaselinePipeline(dir, { logger: stderrLogger });
+        try {
+          const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as { info?: Record<string, unknown>; dataFingerprint?: string };
+          b.save(o.out, { dtype: o.fp16 ? 'F16' : 'F32', dataFingerprint: state.dataFingerprint, info: { ...(state.info ?? {}), exportedFrom: portablePath(dir) }, keepCalibration: true });
+          const bytes = fs.readdirSync(o.out).reduce((a, f) => a + fs.statSync(path.join(o.out!, f)).size, 0);
+          process.stdout.write(`wrote ${path.resolve(o.out)} (${b.arch} from step ${b.step}${o.fp16 ? ', fp16' : ''}, ${(bytes / 1e6).toFixed(1)} MB${b.calibration ? ', with its temperature' : ''})\n`);
+        } finally {
+          b.dispose();
+        }
+        return;
+      }
       // a calibration fitted for exactly these weights travels with them (re-tied to the written file)
       const p = loadPipeline(dir, { weights: o.weights === 'selected' ? undefined : o.weights, logger: stderrLogger });
       try {

@@ -122,6 +122,16 @@ export interface BaselineReportSummary {
   files: string[];
 }
 
+const ARCH_LABEL: Record<string, string> = { resnet18: 'ResNet-18', resnet50: 'ResNet-50', 'efficientnet-b0': 'EfficientNet-B0', 'vit-s16': 'ViT-S/16' };
+
+/** The name a baseline goes by in reports and the comparison table. */
+export function baselineLabel(arch: string, o: { mcDropout?: number; ensemble?: number } = {}): string {
+  const base = ARCH_LABEL[arch] ?? arch;
+  if (o.ensemble && o.ensemble > 1) return `${base} ensemble (${o.ensemble})`;
+  if (o.mcDropout) return `${base} + MC dropout (T = ${o.mcDropout})`;
+  return base;
+}
+
 const PROBABILITY_TOLERANCE = 1e-4;
 
 /** The value of an uncertainty score per record (higher = less sure). */

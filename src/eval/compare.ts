@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseCsv } from '../data/index.ts';
 import { aurc, brier, expectedCalibrationError, thresholdDecision, thresholdUncertainty, type AggregateMetrics } from '../stats/index.ts';
 import { readJsonOrNull, writeFileAtomic } from '../util/index.ts';
-import type { BaselineReportSummary } from './baseline-report.ts';
+import { baselineLabel, type BaselineReportSummary } from './baseline-report.ts';
 import type { CompareOptions, CompareSummary, CompareUncertaintyRow, Table1Cell } from './compare-types.ts';
 import { compareHtml } from './compare-html.ts';
 import { classColumnNames } from './csv.ts';
@@ -190,10 +190,17 @@ function loadBaseline(dir: string, file: string, s: BaselineReportSummary, cwd: 
       });
     });
   }
-  const m = s.metrics;
+  // one Table-1 row per method (plain softmax, temperature-scaled, MC dropout), named after the network;
+  // an ensemble report gives only its ensemble row (its first member's own rows belong to that member's report)
+  const arch = typeof s.model.arch === 'string' ? s.model.arch : '';
+  const base = arch ? baselineLabel(arch) : s.model.label;
+  const suffix = (method: string) => method === 'softmax' ? '' : method === 'temperature' ? ' (temperature-scaled)'
+    : method === 'mc-dropout' ? ` + MC dropout (T = ${s.settings?.mcDropout ?? '?'})` : method === 'ensemble' ? ` ensemble (${s.settings?.ensemble ?? '?'})` : ` (${method})`;
+  const methods = s.methods.some((x) => x.method === 'ensemble') ? s.methods.filter((x) => x.method === 'ensemble') : s.methods;
+  const rows: Loaded['rows'] = methods.map((x) => [suffix(x.method), { accuracy: metric(x.metrics.accuracy), balancedAccuracy: metric(x.metrics.balancedAccuracy), macroF1: metric(x.metrics.macroF1), auroc: metric(x.metrics.auroc) }]);
   return {
-    dir, kind: 'baseline', dataset: datasetName(s.data.source, dir, split), split, classNames, images: metric(s.data.images), label: s.model.label,
-    rows: [['', { accuracy: metric(m.accuracy), balancedAccuracy: metric(m.balancedAccuracy), macroF1: metric(m.macroF1), auroc: metric(m.auroc) }]],
+    dir, kind: 'baseline', dataset: datasetName(s.data.source, dir, split), split, classNames, images: metric(s.data.images), label: base,
+    rows,
     trainingMinutes: trainingMinutesOf(s.model as Record<string, unknown>, cwd), secondsPerImage: num(s.timing?.secondsPerImage), uncertainty, curveRows,
   };
 }

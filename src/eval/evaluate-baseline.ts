@@ -6,7 +6,7 @@ import type { CsvColumns } from '../data/index.ts';
 import type { BaselinePipeline, Logger } from '../pipeline/index.ts';
 import { defaultPositiveClass } from '../stats/index.ts';
 import { portablePath } from '../util/index.ts';
-import { writeBaselineReport, type BaselineMethod, type BaselineReportSummary } from './baseline-report.ts';
+import { baselineLabel, writeBaselineReport, type BaselineMethod, type BaselineReportSummary } from './baseline-report.ts';
 
 export interface EvaluateBaselineOptions {
   data: string;
@@ -27,16 +27,6 @@ export interface EvaluateBaselineOptions {
   logger?: Logger;
   signal?: AbortSignal;
   onProgress?: BaselineClassifyOptions['onProgress'];
-}
-
-const ARCH_LABEL: Record<string, string> = { resnet18: 'ResNet-18', resnet50: 'ResNet-50', 'efficientnet-b0': 'EfficientNet-B0', 'vit-s16': 'ViT-S/16' };
-
-/** The name a baseline goes by in reports and the comparison table. */
-export function baselineLabel(arch: string, o: { mcDropout?: number; ensemble?: number } = {}): string {
-  const base = ARCH_LABEL[arch] ?? arch;
-  if (o.ensemble && o.ensemble > 1) return `${base} ensemble (${o.ensemble})`;
-  if (o.mcDropout) return `${base} + MC dropout (T = ${o.mcDropout})`;
-  return base;
 }
 
 export async function evaluateBaseline(bp: BaselinePipeline, o: EvaluateBaselineOptions): Promise<BaselineReportSummary> {

@@ -35,12 +35,13 @@ export { oodDetection } from './ood.ts';
 export type { OodReport, OodOptions, OodSetResult } from './ood.ts';
 export { judgeCounterfactuals, contentImage } from './judge.ts';
 export type { JudgeResult } from './judge.ts';
-export { evaluateBaseline, baselineLabel } from './evaluate-baseline.ts';
+export { evaluateBaseline } from './evaluate-baseline.ts';
 export type { EvaluateBaselineOptions } from './evaluate-baseline.ts';
 export {
   writeBaselineReport, baselineMetrics, baselineScores, baselinePredictionsCsv,
   type BaselineRecord, type BaselineMethod, type BaselineScore, type BaselineModelInfo, type BaselineSettings, type BaselineReportInput,
   type BaselineUncertainty, type BaselineMethodSummary, type BaselineReportSummary,
+  baselineLabel,
 } from './baseline-report.ts';
 export { compareReports, type CompareOptions, type CompareSummary, type CompareUncertaintyRow, type Table1Cell } from './compare.ts';
 export { compareText } from './compare-html.ts';

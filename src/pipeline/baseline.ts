@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../runtime/index.ts';
 import { writeFileAtomic } from '../util/index.ts';
-import { createBaseline, validateBaselineConfig, type BaselineConfig, type BaselineNet, type NamedArrays } from '../models/index.ts';
+import { createBaseline, validateBaselineConfig, type BaselineConfig, type BaselineNet, type NamedArrays, type SafetensorsDtype } from '../models/index.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { validatePreprocessConfig } from './config.ts';
 import { ImageModel, type ImagePreprocess } from './image-model.ts';
@@ -126,14 +126,14 @@ export class BaselinePipeline extends ImageModel<BaselinePipelineConfig> {
   }
 
   /** Write the folder atomically; the calibration is kept only if the weights are unchanged. */
-  save(dir: string, o: { info?: Record<string, unknown>; dataFingerprint?: string } = {}): void {
+  save(dir: string, o: { info?: Record<string, unknown>; dataFingerprint?: string; dtype?: SafetensorsDtype; /** the same weights re-encoded (export): keep the temperature */ keepCalibration?: boolean } = {}): void {
     saveCheckpoint(dir, {
       config: this.config as unknown as Record<string, unknown>, model: this.namedArrays(),
-      state: { step: this.step, classNames: this.classNames, dataFingerprint: o.dataFingerprint ?? '', resume: {}, info: { ...(o.info ?? {}), ...(this.trainingSeconds !== null ? { trainingSeconds: this.trainingSeconds } : {}) } },
-    });
+      state: { step: this.step, classNames: this.classNames, dataFingerprint: o.dataFingerprint ?? '', resume: {}, info: { ...(o.info ?? {}), ...(this.trainingSeconds !== null ? { trainingSeconds: this.trainingSeconds } : {}), fp16: o.dtype === 'F16' } },
+    }, { dtype: o.dtype });
     // the temperature was fitted for the loaded weights: it travels only with those exact weights
     const written = loadCheckpoint(dir, { optimizer: false }).state.files['model.safetensors']?.sha256;
-    if (this.calibration && this.weightsSha256 && written === this.weightsSha256) saveTemperature(dir, { ...this.calibration, weightsSha256: written });
+    if (this.calibration && this.weightsSha256 && (written === this.weightsSha256 || o.keepCalibration)) saveTemperature(dir, { ...this.calibration, weightsSha256: written! });
     else fs.rmSync(path.join(dir, TEMPERATURE_FILE), { force: true });
   }
 
