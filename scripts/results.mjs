@@ -94,6 +94,32 @@ out.push(
   '| Google AutoML Vision | 94.6 | 86.1 |',
   '',
 );
+// The diffusion classifier against discriminative baselines trained here on the same data (meddiff compare)
+const cmp = read('reports/compare/compare.json');
+if (cmp) {
+  const f3 = (x) => (x === null || x === undefined ? '–' : x.toFixed(3));
+  const mins = (x) => (x === null || x === undefined ? '–' : x < 10 ? x.toFixed(1) : x.toFixed(0));
+  out.push('## Against discriminative baselines trained here (issue 17; `meddiff compare`)', '',
+    'Same data, splits, preprocessing and metrics; baselines trained from scratch by `meddiff baseline train` with the',
+    "paper's optimiser and augmentations on 2 CPU cores, each within a wall-clock budget fixed in advance (rule in the notes",
+    'below). Seconds per image are those of each report\'s evaluation (for a baseline report: all its methods together, e.g.',
+    '21 passes with MC dropout T = 20).', '',
+    '```sh', `meddiff compare ${cmp.reports.map((r) => r.dir).join(' ')} --out reports/compare`, '```', '');
+  const ds = cmp.table.datasets;
+  out.push(`| model | ${ds.map((d) => `${d}: accuracy / balanced / F1 / AUROC`).join(' | ')} | training minutes | s per image |`, `|---|${ds.map(() => '---|').join('')}---|---|`);
+  for (const r of cmp.table.rows) {
+    const cells = ds.map((_, i) => { const c = r.cells[i]; return c ? `${pc(c.accuracy)} / ${pc(c.balancedAccuracy)} / ${f3(c.macroF1)} / ${f3(c.auroc)}` : '–'; });
+    const c0 = r.cells.filter(Boolean);
+    out.push(`| ${r.model} | ${cells.join(' | ')} | ${c0.map((c) => mins(c.trainingMinutes)).join(' / ')} | ${c0.map((c) => (c.secondsPerImage ?? NaN).toFixed(3)).join(' / ')} |`);
+  }
+  out.push('', 'Uncertainty, every model and score (error-detection AUROC, AURC, ECE, accuracy after removing the 10 / 25 / 45% most uncertain):', '',
+    '| data set | model · method · score | err. AUROC | AURC | ECE | after removing 10 / 25 / 45% |', '|---|---|---|---|---|---|');
+  for (const u of cmp.uncertainty) {
+    const a = u.accuracyAfterRemoving;
+    out.push(`| ${u.dataset} | ${u.model} · ${u.method} · ${u.score} | ${f3(u.errorDetectionAuroc)} | ${u.aurc === null ? '–' : u.aurc.toFixed(4)} | ${f3(u.ece)} | ${pc(a['0.10'])} / ${pc(a['0.25'])} / ${pc(a['0.45'])} |`);
+  }
+  out.push('', 'Removal curves of all models on one chart (Fig. 3 of the paper), per data set, and reliability diagrams: `reports/compare/compare.html`.', '');
+}
 const notes = 'docs/results-notes.md';
 if (fs.existsSync(notes)) out.push(fs.readFileSync(notes, 'utf8').trim(), '');
 const file = 'docs/results.md';

@@ -2,6 +2,7 @@
  * The evaluation report: report.json (fractions in [0, 1]), predictions.csv, the plots as SVG and
  * PNG, and one self-contained report.html (inline CSS and SVG, no scripts, no external links).
  */
+import { PAGE_CSS } from './failure-html.ts';
 import path from 'node:path';
 import { escapeHtml, writeFileAtomic } from '../util/index.ts';
 import { voteVsMeanTable, type VoteVsMeanRow } from './curves.ts';
@@ -264,18 +265,8 @@ function confusionHtml(cm: number[][], names: readonly string[]): string {
   return table(head, rows, 'confusion');
 }
 
-const CSS = `
-body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;color:#1b1b1b;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:2px solid #1f5f9e;padding-bottom:.2em}
-h3{font-size:1.05em;margin-top:1.4em}.lead{color:#444;margin-top:0}
-table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}th,td{border:1px solid #d0d0d0;padding:.3em .6em;text-align:right}
-thead th{background:#eef3f8;text-align:center}tbody th{text-align:left;font-weight:600;background:#fafafa}
-.cards{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}.card{border:1px solid #d0d0d0;border-radius:6px;padding:.6em 1em;min-width:9em}
-.card b{display:block;font-size:1.6em;color:#1f5f9e}.card span{color:#444;font-size:.9em}
-.confusion .cell{display:block;padding:.2em .4em;border-radius:3px}.confusion small{display:block;color:#333;font-size:.8em}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#444;font-size:.9em}
-.note{color:#444;font-size:.92em}dl.defs dt{font-weight:600;margin-top:.5em}dl.defs dd{margin-left:1.2em}
-footer{margin-top:3em;color:#666;font-size:.85em}
+// the page style shared with the baseline and comparison pages, plus the confusion-matrix cells
+const CSS = PAGE_CSS + `.confusion .cell{display:block;padding:.2em .4em;border-radius:3px}.confusion small{display:block;color:#333;font-size:.8em}
 `;
 
 const RULE_NAME: Record<Aggregate, string> = { vote: 'Majority vote', mean: 'Mean error' };
