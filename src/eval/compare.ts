@@ -178,7 +178,9 @@ function loadBaseline(dir: string, file: string, s: BaselineReportSummary, cwd: 
   if (typeof s.model?.label !== 'string') fail(file, "model.label is missing");
   const split = typeof s.data.split === 'string' ? s.data.split : null;
   const uncertainty: Loaded['uncertainty'] = [], curveRows: number[] = [];
-  for (const m of s.methods) {
+  // an ensemble report is about the ensemble: its first member's own methods belong to that member's report
+  const methods = s.methods.some((x) => x.method === 'ensemble') ? s.methods.filter((x) => x.method === 'ensemble') : s.methods;
+  for (const m of methods) {
     if (!Array.isArray(m.uncertainty)) fail(file, `methods '${m.method}' has no uncertainty list`);
     m.uncertainty.forEach((u, k) => {
       if (k === 0) curveRows.push(uncertainty.length);
@@ -196,7 +198,6 @@ function loadBaseline(dir: string, file: string, s: BaselineReportSummary, cwd: 
   const base = arch ? baselineLabel(arch) : s.model.label;
   const suffix = (method: string) => method === 'softmax' ? '' : method === 'temperature' ? ' (temperature-scaled)'
     : method === 'mc-dropout' ? ` + MC dropout (T = ${s.settings?.mcDropout ?? '?'})` : method === 'ensemble' ? ` ensemble (${s.settings?.ensemble ?? '?'})` : ` (${method})`;
-  const methods = s.methods.some((x) => x.method === 'ensemble') ? s.methods.filter((x) => x.method === 'ensemble') : s.methods;
   const rows: Loaded['rows'] = methods.map((x) => [suffix(x.method), { accuracy: metric(x.metrics.accuracy), balancedAccuracy: metric(x.metrics.balancedAccuracy), macroF1: metric(x.metrics.macroF1), auroc: metric(x.metrics.auroc) }]);
   return {
     dir, kind: 'baseline', dataset: datasetName(s.data.source, dir, split), split, classNames, images: metric(s.data.images), label: base,
@@ -255,7 +256,8 @@ export async function compareReports(dirs: readonly string[], opts: CompareOptio
   }
   // The same model label twice on one data set: tell the rows apart by folder name.
   const name = (r: Loaded): string => {
-    const clash = loaded.some((o) => o !== r && o.dataset === r.dataset && o.label === r.label);
+    const keys = new Set(r.rows.map(([suffix]) => `${r.label}${suffix}`));
+    const clash = loaded.some((o) => o !== r && o.dataset === r.dataset && o.rows.some(([suffix]) => keys.has(`${o.label}${suffix}`)));
     return clash ? `${r.label} [${path.basename(path.resolve(cwd, r.dir))}]` : r.label;
   };
 
@@ -283,7 +285,7 @@ export async function compareReports(dirs: readonly string[], opts: CompareOptio
     const of = loaded.filter((r) => r.dataset === ds);
     const series = of.flatMap((r) => r.curveRows.map((k) => {
       const u = r.uncertainty[k]!;
-      return { name: r.kind === 'baseline' && r.curveRows.length > 1 ? `${name(r)} · ${u.method}` : name(r), u };
+      return { name: r.kind === 'baseline' ? `${name(r)} · ${u.method}` : name(r), u };
     }));
     const info = { name: ds, classNames: of[0]!.classNames, removalPlot: null as string | null, reliabilityPlot: null as string | null };
     if (opts.plots !== false) {
