@@ -1,12 +1,14 @@
 // calibrate() as a library call: classify a VALIDATION split with a pipeline, fit the vote-share
-// threshold (and optionally the time window), store it beside the weights.
+// threshold (two classes; optionally the time window) or the per-class vote-share offsets (K > 2),
+// store it beside the weights.
 import { parseSplitName, type CsvColumns } from '../data/index.ts';
-import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger, type OodCalibration } from '../pipeline/index.ts';
-import { accuracy, balancedAccuracy, defaultPositiveClass, oodScore, quantile, thresholdDecisions } from '../stats/index.ts';
+import { saveCalibration, type Calibration, type CalibrationObjective, type DiffusionPipeline, type Logger, type OodCalibration, type OodScoreKind, type OffsetsCalibration, type ThresholdCalibration } from '../pipeline/index.ts';
+import { accuracy, balancedAccuracy, defaultPositiveClass, fitClassOffsets, offsetDecision, oodScore, quantile, thresholdDecisions } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { fitPlatt, fitVoteThreshold } from './calibrate.ts';
 import type { ClassifyConfig } from './types.ts';
 import { searchTimeWindow, windowVote, type TimeWindowFit } from './window.ts';
+import { fitMultiscaleOod, OOD_SCORE_KINDS, validateMultiscaleOodConfig } from './ood.ts';
 
 export interface CalibrateOptions {
   /** Data set with a validation split (npz, folder, CSV). */
@@ -25,6 +27,14 @@ export interface CalibrateOptions {
   objective?: CalibrationObjective;
   /** Quantile of the fitting split's OOD scores that becomes the OOD threshold (default 0.98: 2% of in-distribution images flagged). */
   oodQuantile?: number;
+  /**
+   * Which OOD score the threshold is for: 'min-class-mean-error' (default; from the classifier's
+   * own pairs) or 'multiscale' (null-class errors at fixed times, a Gaussian fitted on the
+   * training split, a conformal threshold on this split; 10 extra forward passes per image).
+   */
+  oodScore?: OodScoreKind;
+  /** Multiscale score: training images its Gaussian is fitted on, evenly spread (default 300). */
+  oodTrainImages?: number;
   /**
    * Only (re)fit the OOD threshold and keep the rest of the pipeline's calibration (its window,
    * mirror view and decision threshold) exactly as it is.
@@ -51,9 +61,16 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   if (split === 'test') throw new Error('--split test: calibrating on the test split would leak it into the reported results; use val');
   const base = o.oodOnly ? p.calibration : null;
   if (o.oodOnly && !base) throw new Error('--ood-only adds the OOD threshold to an existing calibration.json, and this model has none (for these weights); run meddiff calibrate without --ood-only');
-  if (!o.oodOnly && p.classNames.length !== 2) throw new Error(`calibration needs two classes; this model has ${p.classNames.length}`);
+  const K = p.classNames.length;
+  if (!o.oodOnly && K > 2 && o.searchT) throw new Error(`--search-t fits a time window for a two-class threshold; this model has ${K} classes (${p.classNames.join(', ')}), whose class offsets are fitted in the window given by --t-range (default 0,1): drop --search-t`);
   const q = o.oodQuantile ?? 0.98;
   if (!(q > 0 && q < 1)) throw new Error(`--ood-quantile must be in (0, 1), got ${q}`);
+  const kind = o.oodScore ?? 'min-class-mean-error';
+  if (!OOD_SCORE_KINDS.includes(kind)) throw new Error(`--ood-score must be one of ${OOD_SCORE_KINDS.join(', ')}, got '${String(kind)}'`);
+  if (kind !== 'multiscale' && o.oodTrainImages !== undefined) throw new Error(`--ood-train-images applies to --ood-score multiscale; this calibration uses ${kind}`);
+  const msCfg = kind === 'multiscale' ? validateMultiscaleOodConfig(o.oodTrainImages === undefined ? {} : { trainImages: o.oodTrainImages }) : null;
+  // the Gaussian is fitted on training images: a threshold from the same images would flag too few
+  if (msCfg && split === 'train') throw new Error('--ood-score multiscale fits its Gaussian on the training split; fit its threshold on another split: --split val');
   const cfg = { ...o.classify };
   if (base) {
     if (o.searchT) throw new Error('--ood-only keeps the calibrated window; drop --search-t');
@@ -65,15 +82,18 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   if (search && cfg.tRange) throw new Error('--search-t chooses the time window itself; drop --t-range');
   // early-stopped shares are over fewer pairs and pushed towards 0 or 1; a threshold fitted on them would not fit full-N votes
   if (cfg.earlyStop && cfg.earlyStop !== 'off') throw new Error(`calibration needs the vote shares over all N pairs of every image; drop --early-stop ${cfg.earlyStop}`);
+  if (cfg.prune) throw new Error('calibration needs the votes of every class on every pair; drop --prune-after/--prune-keep (classify and evaluate may still prune)');
   const objective = o.objective ?? 'balanced-accuracy';
   if (objective !== 'balanced-accuracy' && objective !== 'accuracy') throw new Error(`objective must be 'balanced-accuracy' or 'accuracy', got '${String(objective)}'`);
   const { images, labels, count } = await p.loadSplit(o.data, split, { limit: o.limit, logger: o.logger, sameClasses: true, csv: o.csv });
-  const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, keepErrors: search });
-  const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
-  // the OOD threshold from the scores over the pairs classify will draw: those in `tRange`
-  const fitOod = (tRange: [number, number], scores: number[]): OodCalibration => ({
-    score: 'min-class-mean-error', threshold: quantile(scores, q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange, mirror: clf.cfg.mirror },
-  });
+  let multiscale: OodCalibration | null = null;
+  if (msCfg) {
+    const train = await p.loadSplit(o.data, 'train', { limit: msCfg.trainImages, logger: o.logger, sameClasses: true, csv: o.csv });
+    const fit = fitMultiscaleOod(p, train, { images, count, split }, q, msCfg, { batchSize: cfg.batchSize, signal: o.signal });
+    if (fit.notice) o.logger?.warn?.(fit.notice);
+    multiscale = fit.calibration;
+  }
+  const clf = new DiffusionClassifier(p, { ...cfg, decisionThreshold: null, classOffsets: null, keepErrors: search });
   const store = (cal: Calibration, win: TimeWindowFit | null): CalibrateResult => {
     const save = o.save ?? p.dir !== null;
     if (save && !p.dir) throw new Error('calibrate: this pipeline has no folder to save calibration.json in; pass save: false');
@@ -81,7 +101,33 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
     p.calibration = cal;
     return { calibration: cal, window: win, file };
   };
+  // the multiscale score does not use the classifier's votes: --ood-only needs no classification
+  if (base && multiscale) return store({ ...base, ood: multiscale }, null);
+  const r = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
+  // the OOD threshold from the scores over the pairs classify will draw: those in `tRange`
+  const fitOod = (tRange: [number, number], scores: number[]): OodCalibration => multiscale ?? ({
+    score: 'min-class-mean-error', threshold: quantile(scores, q), quantile: q, fittedOn: { split, images: count, n: clf.cfg.n, tRange, mirror: clf.cfg.mirror },
+  });
   if (base) return store({ ...base, ood: fitOod(clf.cfg.tRange, r.map((x) => oodScore(x.meanErrors))) }, null);
+  if (K > 2) {
+    const present = new Set(labels);
+    const absent = p.classNames.filter((_, c) => !present.has(c));
+    if (absent.length) o.logger?.warn?.(`the ${split} split has no image of ${absent.join(', ')}: balanced accuracy leaves ${absent.length > 1 ? 'them' : 'it'} out, and the fit will avoid predicting ${absent.length > 1 ? 'them' : 'it'}`);
+    const shares = r.map((x) => x.shares), means = r.map((x) => x.meanErrors), plain = r.map((x) => x.votePred);
+    const fit = fitClassOffsets(shares, labels, K, { objective, means });
+    const decided = shares.map((s, i) => offsetDecision(s, fit.offsets, means[i]));
+    const cal: OffsetsCalibration = {
+      kind: 'vote-share-offsets', offsets: fit.offsets, objective,
+      fittedOn: {
+        split, images: count, n: clf.cfg.n, balancedAccuracy: balancedAccuracy(labels, decided, K), uncalibratedBalancedAccuracy: balancedAccuracy(labels, plain, K),
+        accuracy: accuracy(labels, decided), uncalibratedAccuracy: accuracy(labels, plain),
+      },
+      ood: fitOod(clf.cfg.tRange, r.map((x) => oodScore(x.meanErrors))), weightsSha256: p.weightsSha256,
+    };
+    if (clf.cfg.mirror) cal.mirror = true;
+    if (clf.cfg.tRange[0] > 0 || clf.cfg.tRange[1] < 1) cal.tRange = clf.cfg.tRange;
+    return store(cal, null);
+  }
   const positive = defaultPositiveClass(p.classNames);
   let shares = r.map((x) => x.shares[positive]!), preds = r.map((x) => x.votePred);
   let win: TimeWindowFit | null = null;
@@ -93,7 +139,7 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   const platt = objective === 'accuracy' ? fitPlatt(shares, labels, positive) : null;
   const threshold = platt ? platt.threshold : fitVoteThreshold(shares, labels, positive).threshold;
   const decided = thresholdDecisions(shares, threshold, positive);
-  const cal: Calibration = {
+  const cal: ThresholdCalibration = {
     kind: 'vote-share-threshold', positive, threshold, objective,
     fittedOn: {
       split, images: count, n: clf.cfg.n, balancedAccuracy: balancedAccuracy(labels, decided, 2), uncalibratedBalancedAccuracy: balancedAccuracy(labels, preds, 2),

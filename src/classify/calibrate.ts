@@ -1,12 +1,11 @@
 // Decision calibration for two classes (method.md §11: the validation and test class mixes
 // differ, so the vote's natural 50% boundary need not suit new data). A threshold on the positive
 // class's vote share is fitted on VALIDATION data only, for balanced accuracy (default) or for
-// accuracy by Platt scaling; reports show calibrated and uncalibrated results side by side.
+// accuracy by Platt scaling; reports show calibrated and uncalibrated results side by side. For
+// K > 2 the same role is played by per-class offsets on the vote shares (fitClassOffsets in stats).
 import type { Calibration } from '../pipeline/index.ts';
 import type { DecisionThreshold } from './types.ts';
-import { balancedAccuracy, thresholdDecision, thresholdDecisions } from '../stats/index.ts';
-
-
+import { balancedAccuracy, offsetDecision, thresholdDecision, thresholdDecisions } from '../stats/index.ts';
 
 /** Platt-scaled probability of the positive class for a positive vote share. */
 function plattProbability(a: number, b: number, share: number): number {
@@ -75,11 +74,12 @@ export function fitPlatt(shares: readonly number[], labels: readonly number[], p
 
 /** Platt-scaled probability of the positive class, when the calibration has one. */
 export function calibratedProbability(c: Calibration, shares: readonly number[]): number | null {
-  return c.platt ? plattProbability(c.platt.a, c.platt.b, shares[c.positive]!) : null;
+  return c.kind === 'vote-share-threshold' && c.platt ? plattProbability(c.platt.a, c.platt.b, shares[c.positive]!) : null;
 }
 
-export function applyCalibration(c: Calibration, shares: readonly number[]): number {
-  return thresholdDecision(shares[c.positive]!, c.threshold, c.positive);
+/** The calibrated decision for one image's vote shares (and mean errors, which break offset ties as the vote does). */
+export function applyCalibration(c: Calibration, shares: readonly number[], means?: readonly number[]): number {
+  return c.kind === 'vote-share-threshold' ? thresholdDecision(shares[c.positive]!, c.threshold, c.positive) : offsetDecision(shares, c.offsets, means);
 }
 
 /**
@@ -88,7 +88,7 @@ export function applyCalibration(c: Calibration, shares: readonly number[]): num
  * threshold is dropped (it was fitted on other votes) but the other calibrated settings still apply.
  * A calibration without a stored window was fitted on the full range [0, 1].
  */
-export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean; decisionThreshold?: DecisionThreshold | null }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = () => {}): { cfg: T; cal: Calibration | null } {
+export function applyCalibratedSettings<T extends { tRange?: [number, number]; mirror?: boolean; decisionThreshold?: DecisionThreshold | null; classOffsets?: number[] | null }>(cfg: T, cal: Calibration | null, warn: (m: string) => void = () => {}): { cfg: T; cal: Calibration | null } {
   if (!cal) return { cfg, cal };
   const out = { ...cfg };
   const conflicts: string[] = [];
@@ -105,11 +105,12 @@ export function applyCalibratedSettings<T extends { tRange?: [number, number]; m
     conflicts.push(`the calibration was fitted ${calMirror ? 'with' : 'without'} the mirror view (${calMirror ? '--mirror' : '--no-mirror'})`);
   }
   if (conflicts.length) {
-    warn(`${conflicts.join('; ')}; the calibrated threshold is not applied`);
+    warn(`${conflicts.join('; ')}; the calibrated ${cal.kind === 'vote-share-threshold' ? 'threshold is' : 'class offsets are'} not applied`);
     return { cfg: out, cal: null };
   }
-  // a threshold the caller chose (or null: the plain vote) decides instead of the calibrated one
-  if (cfg.decisionThreshold !== undefined) return { cfg: out, cal: null };
-  out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
+  // a decision the caller chose (or null: the plain vote) decides instead of the calibrated one
+  if (cfg.decisionThreshold !== undefined || cfg.classOffsets !== undefined) return { cfg: out, cal: null };
+  if (cal.kind === 'vote-share-threshold') out.decisionThreshold = { positive: cal.positive, threshold: cal.threshold };
+  else out.classOffsets = [...cal.offsets];
   return { cfg: out, cal };
 }

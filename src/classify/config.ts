@@ -33,6 +33,16 @@ export function validateClassifyConfig(partial: Partial<ClassifyConfig> = {}): C
   if (d !== null && (typeof d !== 'object' || !Number.isInteger(d.positive) || (d.positive as number) < 0 || typeof d.threshold !== 'number' || !(d.threshold >= 0 && d.threshold <= 1.000001))) {
     throw new Error(`classify config: 'decisionThreshold' must be null or { positive: class index, threshold: a vote share in [0, 1] }, got ${JSON.stringify(d)}`);
   }
+  const b = c.classOffsets as unknown;
+  if (b !== null && !(Array.isArray(b) && b.length >= 2 && b.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new Error(`classify config: 'classOffsets' must be null or one finite number per class, got ${JSON.stringify(b)}`);
+  }
+  if (b !== null && c.decisionThreshold !== null) throw new Error("classify config: 'decisionThreshold' and 'classOffsets' are two calibrated decisions; set one of them (the other null)");
+  const pr = c.prune as unknown as { afterPairs?: unknown; keep?: unknown } | null;
+  if (pr !== null && (typeof pr !== 'object' || Object.keys(pr).some((k) => k !== 'afterPairs' && k !== 'keep') || !Number.isInteger(pr.afterPairs) || (pr.afterPairs as number) < 1 || !Number.isInteger(pr.keep) || (pr.keep as number) < 1)) {
+    throw new Error(`classify config: 'prune' must be null or { afterPairs: an integer ≥ 1, keep: an integer ≥ 1 }, got ${JSON.stringify(pr)}`);
+  }
+  if (pr !== null) c.prune = { afterPairs: pr.afterPairs as number, keep: pr.keep as number };
   if (!(c.alpha > 0 && c.alpha < 1)) throw new Error(`classify config: 'alpha' must be in (0, 1), got ${c.alpha}`);
   return c;
 }

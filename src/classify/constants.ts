@@ -14,6 +14,8 @@ export const DEFAULT_CLASSIFY_CONFIG: ClassifyConfig = {
   alpha: 1e-3,
   keepErrors: true,
   decisionThreshold: null,
+  classOffsets: null,
+  prune: null,
 };
 
 /**

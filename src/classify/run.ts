@@ -1,11 +1,12 @@
 // classify() as a library call: inputs (paths, bytes, decoded or preprocessed images) through the
 // pipeline's one preprocessing, the pipeline's calibration applied, and results that carry the
 // decision `meddiff classify` gives as first-class fields.
-import { type Calibration, type DiffusionPipeline, type ImageInput, type Logger, type OodCalibration } from '../pipeline/index.ts';
-import { oodScore, thresholdUncertainty } from '../stats/index.ts';
+import { type Calibration, type DiffusionPipeline, type ImageInput, type Logger, type OodCalibration, type OodScoreKind } from '../pipeline/index.ts';
+import { offsetUncertainty, oodScore, thresholdUncertainty } from '../stats/index.ts';
 import { DiffusionClassifier, type ClassifyProgress } from './classifier.ts';
 import { applyCalibratedSettings, calibratedProbability } from './calibrate.ts';
 import type { ClassifyConfig, ImageResult } from './types.ts';
+import { multiscaleScores } from './ood.ts';
 
 export interface ClassifyOptions extends Partial<ClassifyConfig> {
   /** false: ignore the pipeline's calibration (the plain majority vote, the full time range). Default true. */
@@ -29,25 +30,30 @@ export interface ClassifySettings {
 export interface Classification extends ImageResult {
   /** Class name of `predicted`: what `meddiff classify` answers. */
   prediction: string;
-  /** How `predicted` was reached: the majority vote, the calibrated vote-share threshold, or the mean error. */
-  decision: 'vote' | 'threshold' | 'mean';
+  /** How `predicted` was reached: the majority vote, the calibrated vote-share threshold (two classes) or class offsets (K > 2), or the mean error. */
+  decision: 'vote' | 'threshold' | 'offsets' | 'mean';
   calibrated: boolean;
   /** The threshold rule when one decided: positive class, its share threshold, the N it was fitted at. */
   threshold: { positive: number; className: string; value: number; fittedAtN: number } | null;
+  /** The calibrated class offsets when they decided (K > 2), else null. */
+  classOffsets: number[] | null;
   /** Share of the votes for the predicted class. */
   voteShare: number;
   /**
-   * How unsure the decision is, in [0, 1]: the normalised vote entropy, or with a threshold the
-   * vote share's closeness to it (1 at the threshold, 0 when all votes agree).
+   * How unsure the decision is, in [0, 1]: the normalised vote entropy (÷ log K), with a threshold
+   * the vote share's closeness to it (1 at the threshold, 0 when all votes agree), with class
+   * offsets 1 − the gap between the two best offset shares.
    */
   uncertainty: number;
   /** Platt-calibrated probability of the positive class (calibrations fitted for accuracy). */
   probability: Record<string, number> | null;
   /**
-   * Is the image unlike the training data? Its OOD score (lowest class mean denoising error) against
-   * the threshold `calibrate` fitted on validation data; null when the calibration has none.
+   * Is the image unlike the training data? Its OOD score against the threshold `calibrate` fitted
+   * on validation data; null when the calibration has none. `kind` names the score:
+   * 'min-class-mean-error' (lowest class mean denoising error, from the pairs already drawn) or
+   * 'multiscale' (10 extra forward passes, counted in `forwardPasses`).
    */
-  ood: { score: number; threshold: number; flagged: boolean } | null;
+  ood: { kind: OodScoreKind; score: number; threshold: number; flagged: boolean } | null;
 }
 
 /**
@@ -61,32 +67,37 @@ export function classifySettings(p: DiffusionPipeline, o: ClassifyOptions = {}):
   const { cfg, cal } = applyCalibratedSettings<Partial<ClassifyConfig>>(partial, stored, (m) => logger?.warn?.(m));
   const clf = new DiffusionClassifier(p, cfg);
   // the OOD threshold holds only for the window and mirror view it was fitted with (the score's scale depends on them)
+  // (the multiscale score uses its own fixed times and no class, so it holds for any settings)
   const fit = stored?.ood ?? null, t = clf.cfg.tRange;
-  const ood = fit && t[0] === fit.fittedOn.tRange[0] && t[1] === fit.fittedOn.tRange[1] && clf.cfg.mirror === fit.fittedOn.mirror ? fit : null;
-  if (fit && !ood) logger?.warn?.(`the out-of-distribution threshold was fitted with pairs at t ∈ [${fit.fittedOn.tRange.join(', ')}]${fit.fittedOn.mirror ? ' and the mirror view' : ''}; these settings differ, so images are not checked`);
-  return { config: clf.cfg, calibration: clf.cfg.aggregate === 'vote' && clf.cfg.decisionThreshold ? cal : null, stored: cal, ood };
+  const ood = fit && (fit.score === 'multiscale' || (t[0] === fit.fittedOn.tRange[0] && t[1] === fit.fittedOn.tRange[1] && clf.cfg.mirror === fit.fittedOn.mirror)) ? fit : null;
+  if (fit && fit.score !== 'multiscale' && !ood) logger?.warn?.(`the out-of-distribution threshold was fitted with pairs at t ∈ [${fit.fittedOn.tRange.join(', ')}]${fit.fittedOn.mirror ? ' and the mirror view' : ''}; these settings differ, so images are not checked`);
+  return { config: clf.cfg, calibration: clf.cfg.aggregate === 'vote' && (clf.cfg.decisionThreshold || clf.cfg.classOffsets) ? cal : null, stored: cal, ood };
 }
 
-/** An ImageResult with the decision spelled out. */
-export function describeResult(p: DiffusionPipeline, r: ImageResult, s: ClassifySettings): Classification {
-  const cal = s.calibration, d = s.config.decisionThreshold;
-  const thresholded = s.config.aggregate === 'vote' && d !== null;
+/**
+ * An ImageResult with the decision spelled out. `multiscaleScore`: the image's multiscale OOD score
+ * (multiscaleScores), needed when the stored OOD score is multiscale; without it `ood` is null.
+ */
+export function describeResult(p: DiffusionPipeline, r: ImageResult, s: ClassifySettings, multiscaleScore?: number): Classification {
+  const cal = s.calibration, d = s.config.decisionThreshold, o = s.config.classOffsets;
+  const thresholded = s.config.aggregate === 'vote' && d !== null, offset = s.config.aggregate === 'vote' && o !== null;
   return {
-    ...r, prediction: p.classNames[r.predicted]!, decision: s.config.aggregate === 'mean' ? 'mean' : thresholded ? 'threshold' : 'vote',
+    ...r, prediction: p.classNames[r.predicted]!, decision: s.config.aggregate === 'mean' ? 'mean' : thresholded ? 'threshold' : offset ? 'offsets' : 'vote',
     calibrated: Boolean(cal),
     threshold: thresholded ? { positive: d.positive, className: p.classNames[d.positive]!, value: d.threshold, fittedAtN: cal?.fittedOn.n ?? s.config.n } : null,
+    classOffsets: offset ? [...o] : null,
     voteShare: r.shares[r.predicted]!,
-    uncertainty: thresholded ? thresholdUncertainty(r.shares[d.positive]!, d.threshold) : r.entropy,
-    probability: cal?.platt ? { [p.classNames[cal.positive]!]: calibratedProbability(cal, r.shares)! } : null,
-    ood: oodOf(r, s),
+    uncertainty: thresholded ? thresholdUncertainty(r.shares[d.positive]!, d.threshold) : offset ? offsetUncertainty(r.shares, o) : r.entropy,
+    probability: cal?.kind === 'vote-share-threshold' && cal.platt ? { [p.classNames[cal.positive]!]: calibratedProbability(cal, r.shares)! } : null,
+    ood: oodOf(r, s, multiscaleScore),
   };
 }
 
-function oodOf(r: ImageResult, s: ClassifySettings): Classification['ood'] {
+function oodOf(r: ImageResult, s: ClassifySettings, multiscaleScore: number | undefined): Classification['ood'] {
   const o = s.ood;
-  if (!o) return null;
-  const score = oodScore(r.meanErrors);
-  return { score, threshold: o.threshold, flagged: score > o.threshold };
+  if (!o || (o.score === 'multiscale' && multiscaleScore === undefined)) return null;
+  const score = o.score === 'multiscale' ? multiscaleScore! : oodScore(r.meanErrors);
+  return { kind: o.score ?? 'min-class-mean-error', score, threshold: o.threshold, flagged: score > o.threshold };
 }
 
 /** Classify preprocessed pixels (NHWC at the model's square, in [−1, 1]). */
@@ -95,8 +106,12 @@ export function classifyPixels(p: DiffusionPipeline, images: Float32Array, count
   const clf = new DiffusionClassifier(p, settings.config);
   const t0 = performance.now();
   const raw = clf.classify(images, count, { onProgress: o.onProgress, signal: o.signal });
+  // the multiscale OOD score: one batched pass per fixed time and image, added to the image's forward passes
+  const fit = settings.ood?.score === 'multiscale' ? settings.ood : null;
+  const ms = fit ? multiscaleScores(p, images, count, fit, { batchSize: settings.config.batchSize, signal: o.signal }) : null;
+  if (fit) for (const r of raw) r.forwardPasses += fit.times.length;
   const seconds = (performance.now() - t0) / 1000;
-  return { results: raw.map((r) => describeResult(p, r, settings)), settings, seconds };
+  return { results: raw.map((r, i) => describeResult(p, r, settings, ms?.[i])), settings, seconds };
 }
 
 /** classify() with the settings used and the time it took. */
@@ -139,10 +154,12 @@ export function classificationJson(r: Classification, classNames: readonly strin
     prediction: r.prediction, calibrated: r.calibrated, decision: r.decision, voteShare: r.voteShare, entropy: r.entropy, uncertainty: r.uncertainty,
     ...(r.probability ? { probability: r.probability } : {}),
     ...(r.threshold ? { threshold: { class: r.threshold.className, value: r.threshold.value, fittedAtN: r.threshold.fittedAtN } } : {}),
+    ...(r.decision === 'offsets' ? { classOffsets: Object.fromEntries(classNames.map((c, k) => [c, r.classOffsets![k]!])) } : {}),
     ...(r.ood ? { ood: r.ood } : {}),
     votes: Object.fromEntries(classNames.map((c, k) => [c, r.votes[k]!])),
     meanError: Object.fromEntries(classNames.map((c, k) => [c, r.meanErrors[k]!])),
     votePrediction: classNames[r.votePred]!, meanPrediction: classNames[r.meanPred]!,
     pairsUsed: r.pairsUsed, forwardPasses: r.forwardPasses,
+    ...(r.keptClasses && r.keptClasses.length < classNames.length ? { keptClasses: r.keptClasses.map((k) => classNames[k]!) } : {}),
   };
 }

@@ -1,6 +1,6 @@
-import type { Aggregate } from '../stats/index.ts';
+import type { Aggregate, PruneConfig } from '../stats/index.ts';
 
-export type { Aggregate };
+export type { Aggregate, PruneConfig };
 export type TimeSampling = 'uniform' | 'stratified' | 'grid';
 export type EarlyStopRule = 'off' | 'decided' | 'confident' | 'paired';
 
@@ -49,6 +49,21 @@ export interface ClassifyConfig {
    * `votePred` stays the plain majority vote. null: the plain majority vote.
    */
   decisionThreshold: DecisionThreshold | null;
+  /**
+   * Per-class offsets on the vote shares (any K; `meddiff calibrate` fits them for K > 2): with
+   * aggregate 'vote', `predicted` = argmax_c share_c + offset_c. null: the plain majority vote.
+   */
+  classOffsets: number[] | null;
+  /**
+   * Staged class pruning (Li et al. 2023): every class on the first `afterPairs` pairs, then only
+   * the `keep` classes with the lowest mean error on the rest, so an image costs
+   * afterPairs·K + (N − afterPairs)·keep forward passes instead of N·K. The (t, ε) pairs are the
+   * same as without pruning. A pruned class keeps the votes and the mean error it had after the
+   * first pairs and gets no more; vote shares stay votes / pairs used, so they still sum to 1. The
+   * mean-error decision is the lowest mean among the kept classes (meanDecision).
+   * Early stopping then works on the classes still evaluated. null: off.
+   */
+  prune: PruneConfig | null;
 }
 
 export interface ImageResult {
@@ -62,10 +77,12 @@ export interface ImageResult {
   /** Vote entropy divided by log K: 0 = unanimous, 1 = evenly split. */
   entropy: number;
   meanErrors: number[];
-  /** Row-major [pairsUsed × K] ε-errors (when keepErrors). */
+  /** Row-major [pairsUsed × K] ε-errors (when keepErrors); NaN where a pruned class was not evaluated. */
   errors?: Float32Array;
   /** The diffusion time of each used pair (when keepErrors). */
   times?: Float64Array;
   pairsUsed: number;
   forwardPasses: number;
+  /** The classes still evaluated after pruning (all of them when pruning is off or did not start). */
+  keptClasses?: number[];
 }

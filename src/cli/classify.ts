@@ -18,7 +18,16 @@ export function withClassifyOptions(cmd: Command): Command {
     .option('--no-mirror', "never use the mirror view, even if the model's calibration.json was fitted with it")
     .option('--batch <n>', 'forward passes per model call', intOption('--batch', 1), 256)
     .option('--weights <which>', 'ema or raw', 'ema')
-    .option('--seed <n>', 'seed of the noise pairs', intOption('--seed', 0), 0);
+    .option('--seed <n>', 'seed of the noise pairs', intOption('--seed', 0), 0)
+    .option('--prune-after <pairs>', 'staged class pruning: evaluate every class on the first <pairs> pairs, then only the --prune-keep classes with the lowest mean error (Li et al. 2023)', intOption('--prune-after', 1))
+    .option('--prune-keep <k>', 'classes kept after --prune-after pairs (pruned classes keep the votes they had)', intOption('--prune-keep', 1));
+}
+
+function pruneFrom(o: Record<string, unknown>): ClassifyConfig['prune'] | undefined {
+  const after = o.pruneAfter as number | undefined, keep = o.pruneKeep as number | undefined;
+  if (after === undefined && keep === undefined) return undefined;
+  if (after === undefined || keep === undefined) throw new Error('--prune-after and --prune-keep go together: give both (e.g. --prune-after 10 --prune-keep 2)');
+  return { afterPairs: after, keep };
 }
 
 function tRangeOption(v: string): [number, number] {
@@ -33,7 +42,7 @@ export function classifyConfigFrom(o: Record<string, unknown>): Partial<Classify
   return {
     n: o.n as number, aggregate: o.aggregate as ClassifyConfig['aggregate'], earlyStop: o.earlyStop as ClassifyConfig['earlyStop'],
     times: o.times as ClassifyConfig['times'], batchSize: o.batch as number, seed: o.seed as number, tRange: o.tRange as [number, number] | undefined,
-    mirror: o.mirror as boolean | undefined,
+    mirror: o.mirror as boolean | undefined, prune: pruneFrom(o),
   };
 }
 
@@ -66,7 +75,7 @@ Examples:
         // one row per file: unreadable files carry their error, the others are classified
         const rows: Row[] = outcomes.map((x) => (x.result ? classificationJson(x.result, p.classNames, x.name) : { file: x.name, error: x.error! }));
         if (o.json) process.stdout.write(JSON.stringify({ model: path.resolve(p.dir ?? ''), weights: p.weights, classes: p.classNames, settings: settings.config, seconds, failed, results: rows }, null, 2) + '\n');
-        else printTable(rows, settings, p.calibration, seconds);
+        else printTable(rows, settings, p.calibration, seconds, p.classNames);
         if (failed > 0) {
           for (const x of outcomes) if (x.error) process.stderr.write(`meddiff: error: ${x.error}\n`);
           process.stderr.write(`meddiff: ${failed} of ${images.length} file(s) could not be classified (see their rows)\n`);
@@ -105,7 +114,7 @@ async function classifyBaselineCli(images: string[], o: Record<string, unknown>)
 
 type Row = ReturnType<typeof classificationJson> | { file: string; error: string };
 
-function printTable(all: Row[], s: ClassifySettings, stored: Calibration | null, seconds: number): void {
+function printTable(all: Row[], s: ClassifySettings, stored: Calibration | null, seconds: number, classNames: readonly string[]): void {
   const cfg = s.config, cal = s.calibration;
   const w = Math.min(60, Math.max(4, ...all.map((r) => r.file!.length)));
   const rows = all.filter((r): r is ReturnType<typeof classificationJson> => !('error' in r));
@@ -115,12 +124,16 @@ function printTable(all: Row[], s: ClassifySettings, stored: Calibration | null,
     if ('error' in r) { out.push(`${f.padEnd(w)}  error: ${r.error}`); continue; }
     out.push(`${f.padEnd(w)}  ${r.prediction.padEnd(14)} ${(100 * r.voteShare).toFixed(1).padStart(9)}% ${r.uncertainty.toFixed(3).padStart(11)} ${String(r.pairsUsed).padStart(6)}`);
   }
-  for (const r of rows) if (r.ood?.flagged) out.push(`warning: ${r.file} looks unlike this model's training data (OOD score ${r.ood.score.toPrecision(3)} > ${r.ood.threshold.toPrecision(3)}): its answer should not be trusted`);
+  for (const r of rows) if (r.ood?.flagged) out.push(`warning: ${r.file} looks unlike this model's training data (${r.ood.kind} OOD score ${r.ood.score.toPrecision(3)} > ${r.ood.threshold.toPrecision(3)}): its answer should not be trusted`);
   const threshold = rows[0]?.threshold;
-  if (cal && threshold) out.push(`decision: '${threshold.class}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== cfg.n ? `; shares here are over N = ${cfg.n}, so they scatter ${cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})`);
+  if (cal?.kind === 'vote-share-offsets') out.push(`decision: the class with the highest vote share plus its offset (${cal.offsets.map((b, k) => `${classNames[k]} ${b >= 0 ? '+' : '−'}${Math.abs(b).toFixed(3)}`).join(', ')}; calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n})`);
+  if (cfg.prune) out.push(`class pruning: every class on the first ${cfg.prune.afterPairs} pairs, then the ${cfg.prune.keep} with the lowest mean error`);
+  if (cal?.kind === 'vote-share-threshold' && threshold) out.push(`decision: '${threshold.class}' when its vote share ≥ ${cal.threshold.toFixed(3)} (calibrated on ${cal.fittedOn.split} data at N = ${cal.fittedOn.n}${cal.objective === 'accuracy' ? ' for accuracy' : ''}${cal.fittedOn.n !== cfg.n ? `; shares here are over N = ${cfg.n}, so they scatter ${cfg.n < cal.fittedOn.n ? 'more' : 'less'} around the same values` : ''})`);
   if (cfg.tRange[0] > 0 || cfg.tRange[1] < 1) out.push(`pairs drawn at diffusion times t ∈ [${cfg.tRange.join(', ')}]${stored?.tRange ? ` (window fitted on ${stored.fittedOn.split} data; --t-range 0,1 for the paper's full range)` : ''}`);
   if (cfg.mirror) out.push(`odd pairs see the left–right mirror image${stored?.mirror ? ' (as in the calibration; --no-mirror to turn off)' : ''}`);
-  out.push(cal
+  out.push(cal?.kind === 'vote-share-offsets'
+    ? `uncertainty = 1 − the gap between the two best offset vote shares (1 = a tie); ${seconds.toFixed(1)} s`
+    : cal
     ? `uncertainty = how near the vote share is to the calibrated threshold (0 = all ${cfg.n} votes agree, 1 = exactly at the threshold); ${seconds.toFixed(1)} s`
     : `uncertainty = normalised vote entropy (0 = all ${cfg.n} votes agree, 1 = evenly split); ${seconds.toFixed(1)} s`);
   process.stdout.write(out.join('\n') + '\n');

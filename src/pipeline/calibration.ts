@@ -1,8 +1,10 @@
 // calibration.json beside the weights: read (checked against the weights it was fitted for) and
-// written atomically. Fitting lives in classify; this is only the file.
+// written atomically. Two kinds: 'vote-share-threshold' (two classes) and 'vote-share-offsets'
+// (K > 2: one offset per class on the vote shares). Fitting lives in classify; this is only the file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/index.ts';
+import { cholesky } from '../stats/index.ts';
 import type { Calibration, Logger } from './types.ts';
 
 export const CALIBRATION_FILE = 'calibration.json';
@@ -28,9 +30,14 @@ export function validateCalibration(c: unknown, f: string): Calibration {
   const wrong = (field: string, want: string): never => {
     throw new Error(`${f}: '${field}' must be ${want}, got ${show(field.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), c))}; fix it or run meddiff calibrate again`);
   };
-  if (c.kind !== 'vote-share-threshold') throw new Error(`${f}: not a meddiff calibration (kind ${show(c.kind)}, expected 'vote-share-threshold')`);
-  if (!(isNum(c.threshold) && c.threshold >= 0 && c.threshold <= 1.000001)) wrong('threshold', 'a number in [0, 1]');
-  if (!Number.isSafeInteger(c.positive) || (c.positive as number) < 0) wrong('positive', 'a class index (an integer ≥ 0)');
+  if (c.kind !== 'vote-share-threshold' && c.kind !== 'vote-share-offsets') throw new Error(`${f}: not a meddiff calibration (kind ${show(c.kind)}, expected 'vote-share-threshold' or 'vote-share-offsets')`);
+  if (c.kind === 'vote-share-threshold') {
+    if (!(isNum(c.threshold) && c.threshold >= 0 && c.threshold <= 1.000001)) wrong('threshold', 'a number in [0, 1]');
+    if (!Number.isSafeInteger(c.positive) || (c.positive as number) < 0) wrong('positive', 'a class index (an integer ≥ 0)');
+  } else {
+    if (!(Array.isArray(c.offsets) && c.offsets.length >= 2 && c.offsets.every(isNum))) wrong('offsets', 'one finite number per class');
+    if (c.platt !== undefined) wrong('platt', "absent ('vote-share-offsets' has no Platt scaling)");
+  }
   if (!isObj(c.fittedOn)) wrong('fittedOn', 'an object');
   const fo = c.fittedOn as Json;
   if (typeof fo.split !== 'string') wrong('fittedOn.split', 'a split name');
@@ -48,7 +55,9 @@ export function validateCalibration(c: unknown, f: string): Calibration {
     const o = c.ood as Json;
     if (!isNum(o.threshold)) wrong('ood.threshold', 'a finite number');
     if (!(isNum(o.quantile) && o.quantile >= 0 && o.quantile <= 1)) wrong('ood.quantile', 'a number in [0, 1]');
-    if (o.fittedOn !== undefined) {
+    if (o.score !== undefined && o.score !== 'min-class-mean-error' && o.score !== 'multiscale') wrong('ood.score', "'min-class-mean-error' or 'multiscale'");
+    if (o.score === 'multiscale') validateMultiscale(o, wrong);
+    else if (o.fittedOn !== undefined) {
       if (!isObj(o.fittedOn)) wrong('ood.fittedOn', 'an object');
       const of = o.fittedOn as Json;
       if (of.tRange !== undefined && !isRange(of.tRange)) wrong('ood.fittedOn.tRange', '[tMin, tMax] with 0 ≤ tMin < tMax ≤ 1');
@@ -70,6 +79,29 @@ export function validateCalibration(c: unknown, f: string): Calibration {
     }
   }
   return c as unknown as Calibration;
+}
+
+/**
+ * The multiscale score's Gaussian, sizes checked before any use: `times` (d distinct values in
+ * (0, 1)), `mean` (d), `precision` (d × d, symmetric positive definite: a distance² below zero
+ * would otherwise come out as NaN and never flag).
+ */
+function validateMultiscale(o: Json, wrong: (field: string, want: string) => never): void {
+  const t = o.times;
+  if (!(Array.isArray(t) && t.length >= 1 && t.length <= 1000 && t.every((x) => isNum(x) && x > 0 && x < 1) && new Set(t).size === t.length)) wrong('ood.times', 'a list of distinct diffusion times in (0, 1)');
+  const d = (t as number[]).length;
+  if (!(Array.isArray(o.mean) && o.mean.length === d && o.mean.every(isNum))) wrong('ood.mean', `${d} finite numbers (one per time)`);
+  const pr = o.precision;
+  if (!(Array.isArray(pr) && pr.length === d && pr.every((r) => Array.isArray(r) && r.length === d && r.every(isNum)))) wrong('ood.precision', `a ${d} × ${d} matrix of finite numbers`);
+  if (!cholesky(pr as number[][])) wrong('ood.precision', 'a symmetric positive-definite matrix');
+  if (!(isNum(o.ridge) && o.ridge >= 0)) wrong('ood.ridge', 'a number ≥ 0');
+  if (!(Number.isSafeInteger(o.trainImages) && (o.trainImages as number) >= 2)) wrong('ood.trainImages', 'an integer ≥ 2');
+  if (!(Number.isSafeInteger(o.seed) && (o.seed as number) >= 0)) wrong('ood.seed', 'a non-negative integer');
+  if (!isObj(o.fittedOn)) wrong('ood.fittedOn', 'an object');
+  const of = o.fittedOn as Json;
+  if (typeof of.split !== 'string') wrong('ood.fittedOn.split', 'a split name');
+  for (const k of ['images', 'rank']) if (!(Number.isSafeInteger(of[k]) && (of[k] as number) >= 1)) wrong(`ood.fittedOn.${k}`, 'a positive integer');
+  if (typeof of.capped !== 'boolean') wrong('ood.fittedOn.capped', 'true or false');
 }
 
 /**

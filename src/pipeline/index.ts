@@ -3,7 +3,7 @@ export { DiffusionPipeline, createPipeline, loadPipeline, resolveModelDir, upgra
 export type { PipelineParts, LoadPipelineOptions } from './pipeline.ts';
 export { readPipelineConfig, pipelineConfigJson, validatePreprocessConfig, checkModelFits, defaultSchedule } from './config.ts';
 export { PIPELINE_FORMAT, PIPELINE_VERSION } from './types.ts';
-export type { PipelineConfig, PreprocessConfig, ImageInput, Logger, Calibration, CalibrationObjective, OodCalibration } from './types.ts';
+export type { PipelineConfig, PreprocessConfig, ImageInput, Logger, Calibration, CalibrationObjective, OodCalibration, OodScoreKind, MinClassMeanErrorOod, MultiscaleOod, ThresholdCalibration, OffsetsCalibration } from './types.ts';
 export { CALIBRATION_FILE, loadCalibration, saveCalibration } from './calibration.ts';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.ts';
 export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from './checkpoint.ts';

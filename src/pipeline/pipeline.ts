@@ -140,7 +140,10 @@ export function loadPipeline(dir: string, o: LoadPipelineOptions = {}): Diffusio
   const weightsSha256 = ck.state.files[file]?.sha256 ?? '';
   // the calibration is read (and checked) before any tensor exists, so a broken one leaks nothing
   const calibration = o.calibration === false ? null : loadCalibration(ck.dir, weightsSha256, (m) => o.logger?.warn?.(m));
-  if (calibration && calibration.positive >= config.classNames.length) {
+  if (calibration?.kind === 'vote-share-offsets' && calibration.offsets.length !== config.classNames.length) {
+    throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'offsets' has ${calibration.offsets.length} values, but the model has ${config.classNames.length} classes (${config.classNames.join(', ')}); run meddiff calibrate again`);
+  }
+  if (calibration?.kind === 'vote-share-threshold' && calibration.positive >= config.classNames.length) {
     throw new Error(`${path.join(ck.dir, 'calibration.json')}: 'positive' is class ${calibration.positive}, but the model has ${config.classNames.length} classes (${config.classNames.join(', ')}); run meddiff calibrate again`);
   }
   const weightsKind = denoiserKindOfWeights(arrays.keys());

@@ -55,22 +55,36 @@ export interface Logger {
   warn?(message: string): void;
 }
 
-/** A vote-share threshold and the classify settings it was fitted with (`meddiff calibrate`). */
-export interface Calibration {
+/** A calibrated decision and the classify settings it was fitted with (`meddiff calibrate`). */
+export type Calibration = ThresholdCalibration | OffsetsCalibration;
+
+/** Two classes: a threshold on one class's vote share. */
+export interface ThresholdCalibration extends CalibrationCommon {
   kind: 'vote-share-threshold';
   /** Class whose vote share is thresholded. */
   positive: number;
   /** Predict `positive` when its vote share ≥ threshold. */
   threshold: number;
-  fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number; accuracy?: number; uncalibratedAccuracy?: number };
-  /**
-   * What the threshold maximises: balanced accuracy (default; robust when the class mix of new data
-   * differs from the fitting split's) or accuracy (the fitting split's class mix is assumed to hold:
-   * the threshold is where the Platt-scaled probability of `positive` reaches 0.5).
-   */
-  objective?: CalibrationObjective;
   /** Platt scaling of the positive vote share s: P(positive) = σ(a·(s − 0.5) + b) (objective 'accuracy'). */
   platt?: { a: number; b: number };
+}
+
+/** K > 2 classes: per-class offsets on the vote shares, the decision argmax_c share_c + offsets[c]. */
+export interface OffsetsCalibration extends CalibrationCommon {
+  kind: 'vote-share-offsets';
+  /** One per class, offsets[0] = 0 (only differences matter). */
+  offsets: number[];
+}
+
+/** The fields every calibration kind has: where it was fitted, for which weights, with which pairs. */
+interface CalibrationCommon {
+  fittedOn: { split: string; images: number; n: number; balancedAccuracy: number; uncalibratedBalancedAccuracy: number; accuracy?: number; uncalibratedAccuracy?: number };
+  /**
+   * What the decision maximises on the fitting split: balanced accuracy (default; robust when the
+   * class mix of new data differs) or accuracy (the fitting split's class mix is assumed to hold;
+   * two classes: the threshold where the Platt-scaled probability of `positive` reaches 0.5).
+   */
+  objective?: CalibrationObjective;
   /** The exact weights it was fitted for (SHA-256 of the weight file); other weights ignore it. */
   weightsSha256?: string;
   /**
@@ -81,9 +95,9 @@ export interface Calibration {
   /** Fitted with the mirror view on alternate pairs (`--mirror`); the classifier then uses it too. */
   mirror?: boolean;
   /**
-   * Out-of-distribution flag: an image whose OOD score (its lowest class mean denoising error) is
-   * above `threshold` — the `quantile` of the fitting split's scores — is flagged as unlike the
-   * training data. The score's spread depends on N and the time window it was fitted with.
+   * Out-of-distribution flag: an image whose OOD score is above `threshold` is flagged as unlike
+   * the training data. 'min-class-mean-error' (its lowest class mean denoising error; its spread
+   * depends on N and the time window it was fitted with) or 'multiscale' (see MultiscaleOod).
    */
   ood?: OodCalibration;
   window?: {
@@ -96,9 +110,38 @@ export interface Calibration {
 
 export type CalibrationObjective = 'balanced-accuracy' | 'accuracy';
 
-export interface OodCalibration {
+/** Which out-of-distribution score a calibration's threshold is for (docs/reliability.md). */
+export type OodScoreKind = 'min-class-mean-error' | 'multiscale';
+
+/** The OOD threshold and, for the multiscale score, the Gaussian it measures distance from. */
+export type OodCalibration = MinClassMeanErrorOod | MultiscaleOod;
+
+/** v1: the lowest class mean ε-error over the classifier's own pairs; its threshold the `quantile` of the fitting split's scores. */
+export interface MinClassMeanErrorOod {
   score: 'min-class-mean-error';
   threshold: number;
   quantile: number;
   fittedOn: { split: string; images: number; n: number; tRange: [number, number]; mirror: boolean };
+}
+
+/**
+ * v2: the log ε-errors of the unconditional denoiser (the null class) at fixed diffusion `times`,
+ * one noise draw each seeded by the image content and `seed`; the score is the Mahalanobis distance
+ * of that vector from `mean` under `precision` (fitted on `trainImages` training images). The
+ * threshold is conformal on the fitting split: its ⌈(n + 1)·quantile⌉-th smallest score. Independent
+ * of the classify settings (N, window, mirror view).
+ */
+export interface MultiscaleOod {
+  score: 'multiscale';
+  threshold: number;
+  quantile: number;
+  times: number[];
+  mean: number[];
+  /** (covariance + ridge·I)⁻¹, times.length × times.length. */
+  precision: number[][];
+  ridge: number;
+  trainImages: number;
+  seed: number;
+  /** `rank`: the threshold's rank among the `images` sorted scores; `capped`: ⌈(n + 1)·quantile⌉ exceeded n. */
+  fittedOn: { split: string; images: number; rank: number; capped: boolean };
 }

@@ -62,7 +62,7 @@ export interface ClassifyResponse {
   type: ImageType;
   prediction: string;
   calibrated: boolean;
-  decision: 'vote' | 'threshold' | 'mean';
+  decision: 'vote' | 'threshold' | 'offsets' | 'mean';
   /** Share of the votes for the predicted class. */
   voteShare: number;
   /** Normalised vote entropy in [0, 1]. */
@@ -73,7 +73,7 @@ export interface ClassifyResponse {
   uncertaintyText: string;
   probability?: Record<string, number>;
   threshold?: { class: string; value: number; fittedAtN: number };
-  ood?: { score: number; threshold: number; flagged: boolean };
+  ood?: { kind: 'min-class-mean-error' | 'multiscale'; score: number; threshold: number; flagged: boolean };
   /** Votes per class name. */
   votes: Record<string, number>;
   /** Vote share per class name (votes / pairs used). */

@@ -54,7 +54,9 @@ export function findReport(modelDir: string, tRange: [number, number], given: re
 export function readGallery(reportDir: string, classNames: readonly string[]): GallerySource {
   const r = readJsonOrNull(path.join(reportDir, 'report.json'));
   if (!r) throw new Error(`${reportDir}/report.json: missing or not JSON`);
-  const s = r.settings as Json, cal = ((r.calibrated as Json | undefined)?.calibration ?? null) as { positive: number; threshold: number } | null;
+  const s = r.settings as Json, calCandidate = ((r.calibrated as Json | undefined)?.calibration ?? null) as { kind?: string; positive: number; threshold: number } | null;
+  // a K > 2 report's class offsets are not re-applied here: its items show the plain vote
+  const cal = calCandidate?.kind === 'vote-share-offsets' ? null : calCandidate;
   const rows = parseCsv(fs.readFileSync(path.join(reportDir, 'predictions.csv'), 'utf8'), `${reportDir}/predictions.csv`);
   const [head, ...body] = rows.map((x) => x.fields);
   const col = (name: string) => {

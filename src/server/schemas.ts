@@ -82,9 +82,9 @@ export const modelsSchema = obj({ models: { type: 'array', items: modelSchema } 
 
 const classifyProps: Record<string, Schema> = {
   requestId: str, model: str, file: str, type: { type: 'string', enum: ['png', 'jpeg', 'tiff', 'dicom'] },
-  prediction: str, calibrated: bool, decision: { type: 'string', enum: ['vote', 'threshold', 'mean'] },
+  prediction: str, calibrated: bool, decision: { type: 'string', enum: ['vote', 'threshold', 'offsets', 'mean'] },
   voteShare: num, entropy: num, uncertainty: num, uncertaintyText: str,
-  probability: record(num), threshold: obj({ class: str, value: num, fittedAtN: int }), ood: obj({ score: num, threshold: num, flagged: bool }),
+  probability: record(num), threshold: obj({ class: str, value: num, fittedAtN: int }), ood: obj({ kind: { type: 'string', enum: ['min-class-mean-error', 'multiscale'] }, score: num, threshold: num, flagged: bool }),
   votes: record(int), shares: record(num), meanError: record(num), votePrediction: str, meanPrediction: str,
   pairsUsed: int, forwardPasses: int, seconds: num, totalSeconds: num, warnings: { type: 'array', items: str },
 };

@@ -52,7 +52,8 @@ function describe(id: string, dir: string, p: DiffusionPipeline): LoadedModel {
     id, dir, classNames: [...p.classNames], imageSize: pre.imageSize, contentSize: pre.contentSize ?? pre.imageSize, channels: pre.channels as 1 | 3, fit: pre.fit,
     defaults: { n: s.config.n, earlyStop: s.config.earlyStop, tRange: [...s.config.tRange] as [number, number], mirror: s.config.mirror },
     calibration: cal ? {
-      kind: cal.kind, positiveClass: p.classNames[cal.positive]!, threshold: cal.threshold,
+      // K > 2 offsets have no positive class or threshold: '' and 0, with the kind saying which
+      kind: cal.kind, positiveClass: cal.kind === 'vote-share-threshold' ? p.classNames[cal.positive]! : '', threshold: cal.kind === 'vote-share-threshold' ? cal.threshold : 0,
       fittedOn: { split: cal.fittedOn.split, images: cal.fittedOn.images, n: cal.fittedOn.n }, oodThreshold: s.ood?.threshold ?? null,
     } : null,
   };

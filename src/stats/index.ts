@@ -1,6 +1,6 @@
 /** Pure statistics (no I/O, no tensors, imports nothing outside this folder): vote aggregation and decision rules, classification metrics. */
 export {
-  pairVote, voteCounts, meanErrors, argmin, majorityVote, aggregateFirstPairs, voteEntropy, voteDecided,
+  pairVote, voteCounts, meanErrors, meanDecision, argmin, majorityVote, aggregateFirstPairs, voteEntropy, voteDecided,
   thresholdDecision, thresholdDecisions, thresholdUncertainty, shareDecided, binomialTestP, signTestP,
   type FirstPairsAggregate,
 } from './votes.ts';
@@ -12,9 +12,12 @@ export {
 export {
   logFactorial, positiveVotesNeeded, shareFlipProbability, majorityFlipProbability, logGamma, incompleteBeta, studentTwoSidedP, pairedTTestP,
 } from './sequential.ts';
-export { oodScore, quantile, quantileSorted } from './ood.ts';
+export { oodScore, quantile, quantileSorted, conformalThreshold, type ConformalThreshold } from './ood.ts';
+export { cholesky, spdInverse, fitGaussian, mahalanobis, type GaussianFit } from './mahalanobis.ts';
 export {
   aurc, eaurc, expectedCalibrationError, nll, brier, softmax, fitTemperature, predictiveEntropy, meanProbabilities, mutualInformation,
   NLL_EPSILON, TEMPERATURE_RANGE,
   type AurcResult, type RiskCoveragePoint, type ReliabilityBin, type CalibrationResult, type TemperatureFit,
 } from './failure.ts';
+export { effectivePrune, evaluatedAt, keptClasses, prunedForwardPasses, voteDecidedAmong, type PruneConfig } from './pruning.ts';
+export { offsetDecision, offsetUncertainty, offsetsDecided, fitClassOffsets, type ClassOffsetFit, type OffsetObjective } from './offsets.ts';

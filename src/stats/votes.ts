@@ -1,15 +1,17 @@
 // Pure aggregation of per-pair errors (method.md §5, §6): the one place the vote, the mean, their
 // tie rules and the thresholded decision are written. errors is row-major [pairs × K]: row k holds
-// the error of every class for pair k. No I/O, no tensors.
+// the error of every class for pair k. NaN marks a (pair, class) that was not evaluated (a class
+// pruned after the first pairs, src/stats/pruning.ts): it gets no vote and no share of the mean.
+// No I/O, no tensors.
 
-/** Class with the smallest error in row k (ties → lower index). */
+/** Class with the smallest error in row k (ties → lower index; NaN entries are skipped). */
 export function pairVote(errors: ArrayLike<number>, k: number, K: number): number {
-  let best = 0, min = errors[k * K]!;
-  for (let c = 1; c < K; c++) {
+  let best = -1, min = Infinity;
+  for (let c = 0; c < K; c++) {
     const e = errors[k * K + c]!;
     if (e < min) { min = e; best = c; }
   }
-  return best;
+  return best < 0 ? 0 : best; // a row of +Infinity (or NaN) votes for class 0, as before
 }
 
 /** Votes per class over the first n pairs. */
@@ -19,11 +21,19 @@ export function voteCounts(errors: ArrayLike<number>, K: number, n = errors.leng
   return counts;
 }
 
-/** Mean error per class over the first n pairs. */
+/**
+ * Mean error per class over the first n pairs. A pruned class (NaN after its last evaluated pair)
+ * keeps the mean of the pairs it was evaluated on: frozen at the pruning point.
+ */
 export function meanErrors(errors: ArrayLike<number>, K: number, n = errors.length / K): number[] {
-  const sums = new Array<number>(K).fill(0);
-  for (let k = 0; k < n; k++) for (let c = 0; c < K; c++) sums[c]! += errors[k * K + c]!;
-  return sums.map((s) => s / n);
+  const sums = new Array<number>(K).fill(0), counts = new Array<number>(K).fill(0);
+  for (let k = 0; k < n; k++) {
+    for (let c = 0; c < K; c++) {
+      const e = errors[k * K + c]!;
+      if (!Number.isNaN(e)) { sums[c]! += e; counts[c]!++; }
+    }
+  }
+  return sums.map((s, c) => (counts[c]! > 0 ? s / counts[c]! : NaN));
 }
 
 /** Index of the smallest value (ties → lower index). */
@@ -31,6 +41,18 @@ export function argmin(xs: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[best]!) best = i;
   return best;
+}
+
+/**
+ * The mean-error decision over the first n pairs: the lowest mean among the classes evaluated on
+ * pair n − 1. With pruning a pruned class's mean covers only the first pairs, on which it lost to
+ * every kept class; comparing it with the kept classes' means over other pairs would mix pair sets
+ * (their errors vary far more with t than between classes), so it is left out.
+ */
+export function meanDecision(errors: ArrayLike<number>, K: number, n: number, means: ArrayLike<number> = meanErrors(errors, K, n)): number {
+  let best = -1;
+  for (let c = 0; c < K; c++) if (!Number.isNaN(errors[(n - 1) * K + c]) && (best < 0 || means[c]! < means[best]!)) best = c;
+  return best < 0 ? argmin(means) : best;
 }
 
 /**
@@ -54,14 +76,15 @@ export interface FirstPairsAggregate {
 
 /**
  * Vote and mean aggregation over the first n pairs of one image's errors (N·K, row-major by pair):
- * votePred by majorityVote (ties → lower mean error, then lower index), meanPred by argmin.
+ * votePred by majorityVote (ties → lower mean error, then lower index), meanPred by meanDecision
+ * (argmin over the classes still evaluated).
  */
 export function aggregateFirstPairs(errors: ArrayLike<number>, K: number, n: number): FirstPairsAggregate {
   const N = Math.floor(errors.length / K);
   if (!Number.isInteger(n) || n < 1 || n > N) throw new Error(`aggregateFirstPairs: n = ${n} is not in [1, ${N}]`);
   const votes = voteCounts(errors, K, n);
   const means = meanErrors(errors, K, n);
-  return { votes, meanErrors: means, votePred: majorityVote(votes, means), meanPred: argmin(means) };
+  return { votes, meanErrors: means, votePred: majorityVote(votes, means), meanPred: meanDecision(errors, K, n, means) };
 }
 
 /** Vote entropy H = −Σ p log p, divided by log K so 0 = unanimous and 1 = evenly split. */

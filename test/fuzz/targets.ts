@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { parseNpy, npyToNumbers, writeNpy, NpzArchive, writeNpz, medmnistFromArchive, parseCsv, readCsvManifest, decodeImage, type NpyArray } from '../../src/data/index.ts';
 import { encodeSafetensors, decodeSafetensors, type NamedArrays } from '../../src/models/safetensors.ts';
 import { loadCalibration, saveCalibration } from '../../src/pipeline/calibration.ts';
+import { mahalanobis } from '../../src/stats/index.ts';
 import { makeDicom, TS } from '../data/helpers.ts';
 import { applyOps, randomOps, randomBytes, mutateJsonTree, randomJson, INTERESTING } from './mutate.ts';
 
@@ -320,7 +321,19 @@ export const safetensorsTarget: Target = {
 const CAL_SEEDS: unknown[] = [
   { kind: 'vote-share-threshold', positive: 0, threshold: 0.77, objective: 'accuracy', fittedOn: { split: 'val', images: 78, n: 101, balancedAccuracy: 0.82, uncalibratedBalancedAccuracy: 0.86, accuracy: 0.85, uncalibratedAccuracy: 0.8 }, platt: { a: 14.4, b: -3.9 }, weightsSha256: 'ef542b205e330920847598d71d88e8508fa17187e98618f6abbbe026214aa1be' },
   { kind: 'vote-share-threshold', positive: 1, threshold: 0.45, fittedOn: { split: 'val', images: 320, n: 51, balancedAccuracy: 0.97, uncalibratedBalancedAccuracy: 0.96 }, tRange: [0.55, 1], mirror: true, window: { fullRangeBalancedAccuracy: 0.93, windowsTried: 120, pairsPerImage: 51, searched: { tRange: [0.55, 1], balancedAccuracy: 0.97, pValue: 0.001 }, significance: 0.05 } },
+  { kind: 'vote-share-threshold', positive: 1, threshold: 0.5, fittedOn: { split: 'val', images: 524, n: 25, balancedAccuracy: 0.9, uncalibratedBalancedAccuracy: 0.88 },
+    ood: { score: 'multiscale', threshold: 4.2, quantile: 0.98, times: [0.05, 0.5, 0.95], mean: [-1.2, -2.5, -4], precision: [[2, 0.5, 0], [0.5, 3, -0.2], [0, -0.2, 1.5]], ridge: 0.001, trainImages: 300, seed: 0, fittedOn: { split: 'val', images: 524, rank: 515, capped: false } } },
 ];
+
+/** A multiscale OOD calibration that loaded must be usable as is: sizes agree and the distance is a finite number ≥ 0. */
+function checkMultiscale(o: unknown): boolean {
+  const m = o as { score?: unknown; times: number[]; mean: number[]; precision: number[][] } | undefined;
+  if (m?.score !== 'multiscale') return true;
+  const d = m.times.length;
+  if (m.mean.length !== d || m.precision.length !== d || m.precision.some((r) => r.length !== d)) return false;
+  const q = mahalanobis(m.mean.map((x) => x + 1), m.mean, m.precision);
+  return Number.isFinite(q) && q > 0;
+}
 
 export function calibrationTarget(): Target {
   let dir: string | undefined;
@@ -335,7 +348,7 @@ export function calibrationTarget(): Target {
       fs.writeFileSync(f, bytes);
       try {
         const c = loadCalibration(dir);
-        if (!c || typeof c.threshold !== 'number' || !Number.isInteger(c.positive)) fail('calibration fields');
+        if (!c || (c.kind === 'vote-share-threshold' ? typeof c.threshold !== 'number' || !Number.isInteger(c.positive) : !Array.isArray(c.offsets)) || !checkMultiscale(c.ood)) fail('calibration fields');
         return c;
       } catch (e) {
         if (e instanceof Error && !BUILTIN_ERRORS.some((C) => e instanceof C) && e.message.includes(f)) throw new Error(`${label}: ${e.message}`);

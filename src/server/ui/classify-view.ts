@@ -6,6 +6,7 @@ import { fixed, h, pct, s, seconds } from './dom.ts';
 const DECISION: Record<ClassifyResponse['decision'], string> = {
   vote: 'majority vote',
   threshold: 'calibrated vote-share threshold',
+  offsets: 'calibrated class offsets on the vote shares',
   mean: 'lowest mean denoising error',
 };
 
