@@ -29,6 +29,7 @@ Examples:
   meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --split test --json
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --n 101 --early-stop decided --out reports/pneu
   meddiff evaluate --model runs/pneu --data data/pneumoniamnist.npz --aggregate mean --limit 100
+  meddiff evaluate --model runs/retina --data data/retinamnist.npz --n 51 --prune-after 10 --prune-keep 2
   meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --limit 200 --n 25 --ood data/breastmnist.npz,data/retinamnist.npz
   meddiff evaluate --model models/pneumoniamnist-unet --data data/pneumoniamnist.npz --explain 20 --judge models/pneumoniamnist-resnet18
   meddiff evaluate --model models/pneumoniamnist-resnet18 --data data/pneumoniamnist.npz --mc-dropout 20 --out reports/pneu-mc
@@ -89,8 +90,9 @@ Examples:
       }
       const points = (curve: RemovalPoint[]) => [0.1, 0.25, 0.45].map((f) => pct(accuracyAt(curve, f))).join(' / ');
       process.stdout.write(`  vote accuracy after removing the 10/25/45% most uncertain: ${points(summary.uncertainty.curve)}\n`);
-      const cb = summary.calibrated as { accuracy: number; balancedAccuracy: number; calibration: { threshold: number }; uncertainty: { curve: RemovalPoint[] } } | undefined;
-      if (cb) process.stdout.write(`  calibrated (threshold ${cb.calibration.threshold.toFixed(3)}, what classify answers): accuracy ${pct(cb.accuracy)}  balanced ${pct(cb.balancedAccuracy)}; after removing the 10/25/45% nearest the threshold: ${points(cb.uncertainty.curve)}\n`);
+      const cb = summary.calibrated as { accuracy: number; balancedAccuracy: number; calibration: { kind: string; threshold?: number }; uncertainty: { curve: RemovalPoint[] } } | undefined;
+      const offsets = cb?.calibration.kind === 'vote-share-offsets';
+      if (cb) process.stdout.write(`  calibrated (${offsets ? 'class offsets' : `threshold ${cb.calibration.threshold!.toFixed(3)}`}, what classify answers): accuracy ${pct(cb.accuracy)}  balanced ${pct(cb.balancedAccuracy)}; after removing the 10/25/45% ${offsets ? 'with the closest offset shares' : 'nearest the threshold'}: ${points(cb.uncertainty.curve)}\n`);
       const od = summary.ood as OodReport | undefined;
       if (od) {
         process.stdout.write(`  out of distribution: ${od.threshold === null ? 'no threshold stored' : `threshold flags ${pct(od.inDistribution.falseFlagRate)} of these images`}\n`);
@@ -98,6 +100,7 @@ Examples:
       }
       const ex = explainStats as Record<string, number> | null;
       if (ex) process.stdout.write(`  counterfactual flip rate ${pct(ex.flipRate)} of ${ex.images}, mean |Δ| ${ex.meanAbsDiff!.toFixed(3)}${ex.judgeFlipRate !== undefined ? `; the judge sees ${pct(ex.judgeFlipRate)} flipped (it agrees on ${pct(ex.judgeAgreementOnInputs!)} of the inputs)` : ''}\n`);
+      if (ex && ex.massInsideMask !== undefined) process.stdout.write(`  localisation (${ex.localisedImages} images with lesion masks): ${pct(ex.massInsideMask)} of the difference map's mass inside the lesion (centred blob ${pct(ex.blobMassInsideMask!)}${ex.massInsideMaskVsBlob !== undefined ? `, ${ex.massInsideMaskVsBlob.toFixed(2)}×` : ""}); pointing game ${pct(ex.pointingGame!)} (blob ${pct(ex.blobPointingGame!)})\n`);
       process.stdout.write(`report: ${path.resolve(o.out as string, 'report.html')}\n`);
     });
 }

@@ -2,12 +2,12 @@
 // `classify` would), optionally explain the first images, and write the report once.
 import path from 'node:path';
 import { classifySettings, DiffusionClassifier, type ClassifyConfig, type ClassifyProgress } from '../classify/index.ts';
-import { explainImages, explanationTable, type ExplainConfig } from '../explain/index.ts';
+import { explainImages, explanationTable, localise, localisationHtml, summariseLocalisation, type ExplainConfig } from '../explain/index.ts';
 import type { BaselinePipeline, DiffusionPipeline, Logger } from '../pipeline/index.ts';
 import { judgeCounterfactuals, judgeSectionHtml } from './judge.ts';
 import { defaultPositiveClass, oodScore } from '../stats/index.ts';
 import { portablePath } from '../util/index.ts';
-import type { CsvColumns } from '../data/index.ts';
+import { csvMaskPaths, loadMasks, type CsvColumns } from '../data/index.ts';
 import { calibratedFigures, calibratedSectionHtml } from './calibrated.ts';
 import { oodDetection, oodSectionHtml, type OodOptions, type OodReport } from './ood.ts';
 import { writeReport, type ReportSection, type ReportSummary } from './report.ts';
@@ -68,7 +68,7 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
   }
   let ood: OodReport | null = null;
   if (o.ood && o.ood.data.length > 0) {
-    ood = await oodDetection(p, records.map((r) => oodScore(r.meanErrors)), cfg, { limit: o.limit, ...o.ood }, settings.ood, o.logger, o.signal);
+    ood = await oodDetection(p, { images, count, minClassMeanErrors: records.map((r) => oodScore(r.meanErrors)) }, cfg, { limit: o.limit, ...o.ood }, settings.ood, o.logger, o.signal);
     sections.push({ title: 'Out-of-distribution detection', html: oodSectionHtml(ood) });
   }
   let explanations: Record<string, number> | null = null;
@@ -81,8 +81,25 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
     const flips = es.filter((e) => e.flipped).length;
     const mean = (f: (e: (typeof es)[number]) => number) => es.reduce((a, e) => a + f(e), 0) / es.length;
     explanations = { images: k, tExplain: es[0]!.tExplain, flipRate: flips / k, meanAbsDiff: mean((e) => e.proximity.meanAbsDiff), fractionChanged: mean((e) => e.proximity.fractionChanged), secondsPerImage: s / k };
+    // Localisation against lesion masks, when the CSV lists them (npz and folders have none: no figures)
+    const maskPaths = await csvMaskPaths(o.data, o.csv ?? p.datasetOptions().csv, rawIds.slice(0, k));
+    let loc: ReturnType<typeof localise>[] | undefined, locHtml = '';
+    if (maskPaths.some((m) => m !== undefined)) {
+      const pre = p.preprocessing, lm = await loadMasks(rawIds.slice(0, k), maskPaths, { size: pre.imageSize, contentSize: pre.contentSize, fit: pre.fit });
+      for (const q of lm.problems) o.logger?.warn?.(`explanation ${q.index} (${ids[q.index]}): mask ${q.mask} left out of the localisation: ${q.reason}`);
+      loc = es.map((e, i) => (lm.masks[i] ? localise(e.difference, lm.masks[i]!, e.width, e.height) : null));
+      const sum = summariseLocalisation(loc);
+      const unusable = lm.listed - (sum?.localisedImages ?? 0);
+      explanations.localisedImages = sum?.localisedImages ?? 0;
+      explanations.masksUnusable = unusable;
+      if (sum) {
+        Object.assign(explanations, { massInsideMask: sum.massInsideMask, pointingGame: sum.pointingGame, blobMassInsideMask: sum.blobMassInsideMask,
+          blobPointingGame: sum.blobPointingGame, maskAreaFraction: sum.maskAreaFraction }, sum.massInsideMaskVsBlob === null ? {} : { massInsideMaskVsBlob: sum.massInsideMaskVsBlob });
+      }
+      locHtml = localisationHtml(sum, { listed: lm.listed, unusable });
+    }
     const html = `<p>Flip rate (the counterfactual is classified as its target class): <b>${(100 * flips / k).toFixed(1)}%</b> of ${k}; mean |Δ| ${explanations.meanAbsDiff!.toFixed(3)}; ${(100 * explanations.fractionChanged!).toFixed(1)}% of pixels changed by > 0.1; started from t = ${es[0]!.tExplain}; ${explanations.secondsPerImage!.toFixed(2)} s per image.</p>`
-      + await explanationTable(es, p.classNames, ids.slice(0, k));
+      + locHtml + await explanationTable(es, p.classNames, ids.slice(0, k), loc);
     sections.push({ title: 'Counterfactual explanations', html });
     if (o.explain.judge) {
       const j = await judgeCounterfactuals(o.explain.judge, p, es.map((e) => ({ input: e.input, counterfactual: e.reconstructions[e.target]!, factual: e.factual, target: e.target })));
@@ -97,7 +114,7 @@ export async function evaluate(p: DiffusionPipeline, o: EvaluateOptions): Promis
     model: { path: portablePath(p.dir ?? '.'), weights: p.weights, step: p.step, parameters: p.denoiser.parameterCount() },
     settings: {
       N: cfg.n, aggregate: cfg.aggregate, seed: cfg.seed, split, data: portablePath(o.data), earlyStop: cfg.earlyStop,
-      times: cfg.times, tRange: cfg.tRange, mirror: cfg.mirror, limit: o.limit ?? null,
+      times: cfg.times, tRange: cfg.tRange, mirror: cfg.mirror, limit: o.limit ?? null, prune: cfg.prune,
       timings: { totalSeconds: seconds, secondsPerImage: seconds / count, forwardPassesPerSecond: passes / seconds },
     },
     extraSections: sections, calibrated, explanations, ood,

@@ -5,6 +5,8 @@ export type { ExplainConfig, ExplainModel, Counterfactuals } from './counterfact
 export { differenceImage, differenceOverlayImage, overlayImage, mapScale } from './panels.ts';
 export { explainImages } from './explain.ts';
 export type { Explanation, ExplainRunOptions } from './explain.ts';
-export { explanationPanels, explanationGridPng, explanationTable, explanationPage, PANEL_TITLES } from './page.ts';
+export { explanationPanels, explanationGridPng, explanationTable, explanationPage, localisationHtml, PANEL_TITLES } from './page.ts';
+export { localise, summariseLocalisation, massInsideMask, pointingGame, maskArea, blobSigma, gaussianBlob } from './localisation.ts';
+export type { Localisation, LocalisationSummary } from './localisation.ts';
 export { explain, writeExplanations, explanationsJson } from './run.ts';
 export type { ExplainOptions } from './run.ts';
