@@ -73,6 +73,8 @@ export interface CsvColumns {
 export interface CsvOptions extends CsvColumns {
   /** Known classes: labels must be one of these names (or an integer index into them). */
   classNames?: string[];
+  /** Leave out rows whose label is not a known class (listed in `skipped`) instead of throwing. */
+  skipBad?: boolean;
 }
 
 /** 'column=value' (repeatable; values of one column are alternatives) → CsvColumns.filters. */
@@ -144,11 +146,16 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
     classNames = numeric ? uniq.sort((a, b) => Number(a) - Number(b)) : uniq.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  const items: LabeledFile[] = raw.map((r) => {
+  const skipped: { path: string; reason: string }[] = [];
+  const items: LabeledFile[] = [];
+  for (const r of raw) {
     let label = classNames.indexOf(r.label);
     if (label < 0 && opts.classNames && /^\d+$/.test(r.label) && Number(r.label) < classNames.length) label = Number(r.label);
     if (label < 0) {
-      throw new Error(`${at(r.rec)}: unknown label '${clip(r.label)}' (known classes: ${clip(classNames.join(', '), 400)}); fix the row or the class list`);
+      const reason = `unknown label '${clip(r.label)}' (known classes: ${clip(classNames.join(', '), 400)})`;
+      if (!opts.skipBad) throw new Error(`${at(r.rec)}: ${reason}; fix the row or the class list`);
+      skipped.push({ path: isAbsolute(r.path) ? r.path : resolve(base, r.path), reason: `${reason} at ${at(r.rec)}` });
+      continue;
     }
     let split;
     if (r.split !== undefined) {
@@ -156,11 +163,11 @@ export async function readCsvManifest(csvPath: string, opts: CsvOptions = {}): P
       if (!split) throw new Error(`${at(r.rec)}: split '${clip(r.split)}' must be train, val or test (fill it in or drop the split column)`);
     }
     const path = isAbsolute(r.path) ? r.path : resolve(base, r.path);
-    return {
+    items.push({
       path, rel: r.path.split('\\').join('/'), label, split, origin: at(r.rec),
       ...(r.mask !== undefined ? { mask: isAbsolute(r.mask) ? r.mask : resolve(base, r.mask) } : {}),
       ...(r.group !== undefined ? { group: r.group } : {}),
-    };
-  });
-  return { kind: 'csv', source: csvPath, classNames, items, hasSplits: si >= 0 };
+    });
+  }
+  return { kind: 'csv', source: csvPath, classNames, items, hasSplits: si >= 0, ...(skipped.length ? { skipped } : {}) };
 }

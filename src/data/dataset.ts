@@ -1,19 +1,23 @@
 /**
  * One interface over MedMNIST .npz archives, image folders and CSV manifests.
  * Files are decoded and preprocessed once at open time (so bad files are found up front and
- * epochs are cheap); npz images are preprocessed on access (28→32 padding is trivial).
+ * epochs are cheap) and kept in their compact 8/16-bit form (preprocessCompact: 10k × 128² × 3
+ * is 0.5–1 GB instead of 2 GB as float32), expanded to float one image per get(); npz images are
+ * preprocessed on access (28→32 padding is trivial).
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { decodeImage, type DicomWindowRule } from './decode.ts';
+import { decodeImage, imageDimensions, type DicomWindowRule } from './decode.ts';
 import { loadMedMNIST, type MedMNISTData } from './medmnist.ts';
-import { preprocessImage, preprocessU8, type ArrayResize, type FitMode } from './preprocess.ts';
+import { expandCompact, preprocessCompact, preprocessU8, upscaleFactor, type ArrayResize, type CompactImage, type FitMode } from './preprocess.ts';
 import { scanImageFolder, type FileListing, type LabeledFile } from './folder.ts';
 import { readCsvManifest, type CsvColumns } from './csv.ts';
 import { SPLITS, balanceIndices, classCounts, groupedStratifiedSplit, stratifiedSplit, type BalanceMode, type SplitName } from './split.ts';
 
 export type SourceKind = 'npz' | 'folder' | 'csv';
+export type UpscaleRule = 'warn' | 'error';
+export const UPSCALE_RULES: readonly UpscaleRule[] = ['warn', 'error'];
 
 export interface DatasetSpec { path: string; kind?: SourceKind; classNames?: string[] }
 
@@ -37,8 +41,17 @@ export interface OpenDatasetOptions {
   splitFractions?: readonly [number, number, number];
   /** Resample the train split to equal class counts (default 'none'). val/test are never resampled. */
   balance?: BalanceMode;
-  /** Skip unreadable files with a warning instead of throwing; they are listed in `skipped`. */
+  /**
+   * Skip bad inputs with a warning instead of throwing: unreadable or missing files, CSV rows or
+   * folders with a label outside `classNames`, masks of another size than their image, and (with
+   * upscale: 'error') images too small for imageSize. They are listed in `skipped`.
+   */
   skipBad?: boolean;
+  /**
+   * Files smaller than the content square are scaled up: 'warn' (default) once per data set with
+   * the count and the smallest image; 'error' makes each such file a bad input (skipped with skipBad).
+   */
+  upscale?: UpscaleRule;
   onWarning?: (message: string) => void;
   /** Class order to enforce (e.g. from a trained model's checkpoint). */
   classNames?: string[];
@@ -74,6 +87,8 @@ export interface Dataset {
   /** Hex digest of the data identity (npz bytes, or file names/sizes/labels) and split assignment. */
   fingerprint: string;
   skipped: SkippedFile[];
+  /** Bytes the loaded images occupy in memory (files: the compact 8/16-bit cache; npz: the arrays). */
+  cacheBytes: number;
   /** Splits that were loaded. */
   splits: SplitName[];
   split(name: SplitName): DataSplit;
@@ -98,7 +113,8 @@ export async function openDataset(pathOrSpec: string | DatasetSpec, opts: OpenDa
   const classNames = spec.classNames ?? opts.classNames;
   const o = { ...opts, classNames };
   if (kind === 'npz') return npzDataset(await loadMedMNIST(spec.path, { classNames }), o);
-  const listing = kind === 'folder' ? await scanImageFolder(spec.path, { classNames }) : await readCsvManifest(spec.path, { ...opts.csv, classNames });
+  const skipBad = opts.skipBad ?? false;
+  const listing = kind === 'folder' ? await scanImageFolder(spec.path, { classNames, skipBad }) : await readCsvManifest(spec.path, { ...opts.csv, classNames, skipBad });
   return fileDataset(listing, o);
 }
 
@@ -130,6 +146,7 @@ function npzDataset(m: MedMNISTData, opts: OpenDatasetOptions): Dataset {
   const size = opts.imageSize ?? 32;
   const channels = opts.channels ?? m.splits.train.channels;
   const seed = opts.seed ?? 0;
+  if (channels !== m.splits.train.channels) opts.onWarning?.(`${m.path}: ${channelWords(m.splits.train.channels, channels)} (the model expects ${channels} channel${channels > 1 ? 's' : ''})`);
   const parts = new Map<SplitName, DataSplit>();
   for (const name of wanted(opts)) {
     const s = m.splits[name];
@@ -150,7 +167,13 @@ function npzDataset(m: MedMNISTData, opts: OpenDatasetOptions): Dataset {
   const h = createHash('sha256').update('npz\0').update(m.archive.bytes).update(JSON.stringify(m.classNames));
   if (opts.balance && opts.balance !== 'none') h.update(`balance=${opts.balance},seed=${seed}`);
   return makeDataset({ kind: 'npz', source: m.path, classNames: m.classNames, imageSize: size, channels,
-    fingerprint: h.digest('hex').slice(0, 16), skipped: [], splits: [...parts.keys()] }, parts);
+    fingerprint: h.digest('hex').slice(0, 16), skipped: [], splits: [...parts.keys()],
+    cacheBytes: [...parts.keys()].reduce((a, n) => a + m.splits[n].images.byteLength, 0) }, parts);
+}
+
+function channelWords(from: number, to: number): string {
+  return from === 1 ? 'grayscale images are converted to RGB (the gray value copied to each channel)'
+    : 'colour images are converted to grayscale (Rec. 601 luma)';
 }
 
 function range(n: number): Int32Array { return Int32Array.from({ length: n }, (_, i) => i); }
@@ -187,15 +210,43 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   await pool(items, 8, async (it, i) => { try { sizes[i] = (await stat(it.path)).size; } catch { /* reported when decoded */ } });
 
   const describe = (it: LabeledFile) => (it.origin ? ` (listed at ${it.origin})` : '');
+  const upscale = opts.upscale ?? 'warn';
+  if (!UPSCALE_RULES.includes(upscale)) throw new Error(`upscale must be one of ${UPSCALE_RULES.join(', ')}, got ${JSON.stringify(upscale)}`);
+  const content = opts.contentSize ?? size, fit = opts.fit ?? 'pad';
   let channels = opts.channels;
-  const images = new Array<Float32Array | undefined>(items.length);
-  const skipped: SkippedFile[] = [];
+  const images = new Array<CompactImage | undefined>(items.length);
+  const skipped: SkippedFile[] = [...(listing.skipped ?? [])];
+  for (const s of listing.skipped ?? []) warn(`skipping ${s.path}: ${s.reason}`);
+  // Notices once per data set (a count and an example), not once per file.
+  const converted = [0, 0]; // [gray→RGB, RGB→gray]
+  const masksMissing: string[] = [];
+  let upscaled = 0, smallest: { path: string; width: number; height: number; factor: number } | null = null;
   const decodeOne = async (i: number) => {
     const it = items[i];
     try {
       const img = await decodeImage(it.path, undefined, { window: opts.dicomWindow });
       channels ??= img.channels; // default: the first decoded file's channel count
-      images[i] = await preprocessImage(img, { size, channels, fit: opts.fit, contentSize: opts.contentSize });
+      const factor = upscaleFactor(img.width, img.height, content, fit);
+      if (factor > 1) {
+        const need = `${img.width}×${img.height} is smaller than the ${content}² ${content === size ? 'image size' : 'content size'} (${fit} fit scales it up ${factor.toFixed(2)}×)`;
+        if (upscale === 'error') throw new Error(`${need}; use a smaller --image-size, or allow upscaling`);
+        upscaled++;
+        if (!smallest || factor > smallest.factor) smallest = { path: it.path, width: img.width, height: img.height, factor };
+      }
+      if (it.mask !== undefined) {
+        // a missing mask only loses the overlay (counted below); one of another size would be misplaced
+        const dims = await imageDimensions(it.mask).catch((e: Error) => {
+          if (!/file not found/.test(e.message)) throw new Error(`its mask ${e.message}`);
+          masksMissing.push(it.mask!);
+          return null;
+        });
+        if (dims && (dims.width !== img.width || dims.height !== img.height)) {
+          throw new Error(`its mask ${it.mask} is ${dims.width}×${dims.height}, the image is ${img.width}×${img.height}; masks must have their image's size`);
+        }
+      }
+      const compact = await preprocessCompact(img, { size, channels, fit: opts.fit, contentSize: opts.contentSize });
+      if (img.channels !== channels) converted[img.channels === 1 ? 0 : 1]++;
+      images[i] = compact;
     } catch (e) {
       const reason = (e as Error).message.startsWith(it.path) ? (e as Error).message.slice(it.path.length).replace(/^:\s*/, '') : (e as Error).message;
       if (!opts.skipBad) throw new Error(`${it.path}: ${reason}${describe(it)}`);
@@ -208,9 +259,20 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   while (channels === undefined && k < todo.length) await decodeOne(todo[k++]);
   await pool(todo.slice(k), opts.concurrency ?? 4, (i) => decodeOne(i));
   skipped.sort((a, b) => (a.path < b.path ? -1 : 1));
-  if (todo.length > 0 && skipped.length === todo.length) {
-    throw new Error(`${listing.source}: all ${todo.length} image files failed to load; first: ${skipped[0].path}: ${skipped[0].reason}`);
+  if (todo.length > 0 && todo.every((i) => images[i] === undefined)) {
+    const first = skipped[0]!;
+    throw new Error(`${listing.source}: all ${todo.length} image files failed to load; first: ${first.path}: ${first.reason}`);
   }
+  const target = channels ?? 1;
+  converted.forEach((n, from) => {
+    if (n > 0) warn(`${listing.source}: ${n} ${from === 0 ? 'grayscale' : 'colour'} image${n > 1 ? 's' : ''} of ${todo.length}: ${channelWords(from === 0 ? 1 : 3, target)} (${target} channel${target > 1 ? 's' : ''} expected)`);
+  });
+  const small = smallest as { path: string; width: number; height: number; factor: number } | null;
+  if (upscaled > 0 && small) {
+    warn(`${listing.source}: ${upscaled} of ${todo.length} images are smaller than ${content}² and were scaled up (most: ${small.path}, ${small.width}×${small.height}, ${small.factor.toFixed(2)}×); lower --image-size, or refuse them with upscale 'error'`);
+  }
+
+  if (masksMissing.length > 0) warn(`${listing.source}: ${masksMissing.length} mask file${masksMissing.length > 1 ? 's' : ''} not found (first: ${masksMissing.sort()[0]}); the images are kept, their masks cannot be read`);
 
   const parts = new Map<SplitName, DataSplit>();
   const labelsAll = Int32Array.from(items, (it) => it.label);
@@ -225,7 +287,8 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
       get(i) {
         checkIndex(i, order.length, `${listing.source} ${name}`);
         const j = order[i];
-        return { image: images[j]!, label: items[j].label, path: items[j].path, ...(items[j].mask ? { mask: items[j].mask } : {}) };
+        // expanded per access: the float copy lives only as long as the batch that holds it
+        return { image: expandCompact(images[j]!), label: items[j].label, path: items[j].path, ...(items[j].mask ? { mask: items[j].mask } : {}) };
       },
     });
   }
@@ -234,7 +297,8 @@ async function fileDataset(listing: FileListing, opts: OpenDatasetOptions): Prom
   items.forEach((it, i) => h.update(`${it.rel}\t${sizes[i]}\t${it.label}\t${assigned[i]}\n`));
   if (opts.balance && opts.balance !== 'none') h.update(`balance=${opts.balance},seed=${seed}`);
   return makeDataset({ kind: listing.kind, source: listing.source, classNames: listing.classNames, imageSize: size,
-    channels: channels ?? 1, fingerprint: h.digest('hex').slice(0, 16), skipped, splits: [...parts.keys()] }, parts);
+    channels: channels ?? 1, fingerprint: h.digest('hex').slice(0, 16), skipped, splits: [...parts.keys()],
+    cacheBytes: images.reduce((a, x) => a + (x?.byteLength ?? 0), 0) }, parts);
 }
 
 export interface StackedSplit { images: Float32Array; labels: number[]; ids: string[]; count: number }

@@ -48,6 +48,23 @@ export async function decodeImageBytes(bytes: Uint8Array, name = '<buffer>', opt
   return decodeWithSharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, Math.min(opts.maxPixels ?? MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS));
 }
 
+/**
+ * Width and height of an image file as decodeImage would return them, from the header alone for
+ * PNG/JPEG/TIFF (EXIF orientations 5–8 swap them, as autoOrient does); DICOM is decoded.
+ */
+export async function imageDimensions(path: string): Promise<{ width: number; height: number }> {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.dcm' || ext === '.dicom') { const d = await decodeImage(path); return { width: d.width, height: d.height }; }
+  let meta;
+  try { meta = await sharp(path).metadata(); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || /missing|no such file/i.test((e as Error).message)) throw new Error(`${path}: file not found`);
+    throw new Error(`${path}: cannot decode image (${(e as Error).message.trim()}); the file is corrupt or not a PNG/JPEG/TIFF`);
+  }
+  const swap = (meta.orientation ?? 1) >= 5;
+  return { width: (swap ? meta.height : meta.width) ?? 0, height: (swap ? meta.width : meta.height) ?? 0 };
+}
+
 function isDicomP10(b: Uint8Array): boolean {
   return b.length > 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
 }

@@ -29,11 +29,15 @@ export interface FileListing {
   items: LabeledFile[];
   /** True when the source assigns splits (split folders or a split column). */
   hasSplits: boolean;
+  /** Entries left out with skipBad (a label outside the class list), with the reason. */
+  skipped?: { path: string; reason: string }[];
 }
 
 export interface ScanOptions {
   /** Fix the class order (e.g. to match a trained model); folders must be among these names. */
   classNames?: string[];
+  /** Leave out class folders outside classNames (listed in `skipped`) instead of throwing. */
+  skipBad?: boolean;
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0); // code-point order: locale-independent
@@ -87,15 +91,19 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
 
   const found = [...new Set(perClass.map((p) => p.cls))].sort(byName);
   const classNames = opts.classNames ? [...opts.classNames] : found;
+  const skipped: { path: string; reason: string }[] = [];
   for (const c of found) {
     if (!classNames.includes(c)) {
-      throw new Error(`${join(root, c)}: folder '${c}' is not one of the expected classes (${classNames.join(', ')}); rename or remove it`);
+      const reason = `folder '${c}' is not one of the expected classes (${classNames.join(', ')})`;
+      if (!opts.skipBad) throw new Error(`${join(root, c)}: ${reason}; rename or remove it`);
+      for (const p of perClass) if (p.cls === c) for (const f of p.files) skipped.push({ path: f, reason });
     }
   }
   const items: LabeledFile[] = [];
   for (const p of perClass) {
     const label = classNames.indexOf(p.cls);
+    if (label < 0) continue;
     for (const f of p.files) items.push({ path: f, rel: relative(root, f).split('\\').join('/'), label, split: p.split });
   }
-  return { kind: 'folder', source: root, classNames, items, hasSplits: splitLayout };
+  return { kind: 'folder', source: root, classNames, items, hasSplits: splitLayout, ...(skipped.length ? { skipped } : {}) };
 }

@@ -20,3 +20,4 @@ export {
   mirrorSome, shiftSome, flipVerticalSome, rotateSome, gaussianBlurSome, gaussianKernel1d, augmentBatch, validateBaselineAugment,
   DEFAULT_BASELINE_AUGMENT, ROTATION_FILL, type BaselineAugment, type BaselineAugmentInput, type BlurAugment,
 } from './augment.ts';
+export { loadMask, loadMasks, csvMaskPaths, DEFAULT_MASK_THRESHOLD, type MaskGeometry, type LoadMaskOptions, type LoadedMasks } from './mask.ts';

@@ -25,11 +25,15 @@ export interface PreprocessOptions {
   contentSize?: number;
 }
 
-/** Centre an HWC image of side `from` on a black (−1) square of side `to`. */
-export function padCenter(img: Float32Array, from: number, to: number, channels: number): Float32Array {
+/**
+ * Centre an HWC image of side `from` on a square of side `to` filled with `fill`: −1 (black) for
+ * model-space floats, 0 (black) for the compact 8/16-bit form (preprocessCompact).
+ */
+export function padCenter<T extends Float32Array | Uint8Array | Uint16Array>(img: T, from: number, to: number, channels: number, fill = -1): T {
   if (from === to) return img;
   if (from > to) throw new Error(`cannot pad a ${from}² image into ${to}²: the content size must not exceed the image size`);
-  const out = new Float32Array(to * to * channels).fill(-1);
+  const out = new (img.constructor as { new (n: number): T })(to * to * channels);
+  if (fill !== 0) out.fill(fill);
   const off = Math.floor((to - from) / 2);
   for (let y = 0; y < from; y++) out.set(img.subarray(y * from * channels, (y + 1) * from * channels), ((y + off) * to + off) * channels);
   return out;
@@ -78,31 +82,85 @@ export function unitToSigned(a: Float32Array): Float32Array {
 
 /**
  * Resize a [0, 1] HWC image with sharp (Lanczos, so downscaling is anti-aliased). sharp has no
- * usable float pipeline for raw input, so samples travel as 16-bit (error < 1e-5).
+ * usable float pipeline for raw input, so samples travel as 16-bit (error < 1e-5); the 16-bit
+ * result is what the compact cache stores (preprocessCompact), so it is returned as such.
  */
-export async function resizeUnit(src: Float32Array, width: number, height: number, channels: 1 | 3, size: number, fit: FitMode = 'pad'): Promise<Float32Array> {
-  if (width === size && height === size) return src;
+async function resizeU16(src: Float32Array, width: number, height: number, channels: 1 | 3, size: number, fit: FitMode): Promise<Uint16Array> {
   const u16 = new Uint16Array(src.length);
   for (let i = 0; i < src.length; i++) u16[i] = Math.round(Math.min(1, Math.max(0, src[i])) * 65535);
   const { data } = await sharp(u16, { raw: { width, height, channels } })
     .resize(size, size, { fit: fit === 'pad' ? 'contain' : fit === 'crop' ? 'cover' : 'fill', background: { r: 0, g: 0, b: 0 }, position: 'centre' })
     .toColourspace(channels === 1 ? 'grey16' : 'rgb16')
     .raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-  const out16 = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-  if (out16.length !== size * size * channels) throw new Error(`resize produced ${out16.length} samples, expected ${size * size * channels}`);
+  if (data.byteLength !== 2 * size * size * channels) throw new Error(`resize produced ${data.byteLength / 2} samples, expected ${size * size * channels}`);
+  // copy: sharp's buffer may sit unaligned in a shared pool, and the cache must own its bytes
+  return new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}
+
+/** Resize a [0, 1] HWC image to size² with sharp (see resizeU16); same-size input is returned as is. */
+export async function resizeUnit(src: Float32Array, width: number, height: number, channels: 1 | 3, size: number, fit: FitMode = 'pad'): Promise<Float32Array> {
+  if (width === size && height === size) return src;
+  const out16 = await resizeU16(src, width, height, channels, size, fit);
   const out = new Float32Array(out16.length);
   for (let i = 0; i < out.length; i++) out[i] = out16[i] / 65535;
   return out;
 }
 
+/**
+ * A preprocessed image in its smallest exact form (issue 15: a 10k × 128² × 3 data set is 2 GB
+ * as float32): Uint8Array (8-bit source already at the content size, value x/255), Uint16Array
+ * (anything sharp resized, value x/65535), else Float32Array (16-bit or DICOM data kept at its
+ * size), already in [−1, 1]. expandCompact gives exactly what preprocessImage returns.
+ */
+export type CompactImage = Uint8Array | Uint16Array | Float32Array;
+
+/** How much the fit scales the image up to content² (≤ 1: no upscaling). */
+export function upscaleFactor(width: number, height: number, content: number, fit: FitMode = 'pad'): number {
+  if (fit === 'pad') return content / Math.max(width, height);
+  if (fit === 'crop') return content / Math.min(width, height);
+  return Math.max(content / width, content / height);
+}
+
+/** Decoded image → compact size×size×channels (fitted to contentSize², then padded with black). */
+export async function preprocessCompact(img: DecodedImage, opts: PreprocessOptions): Promise<CompactImage> {
+  checkOptions(opts);
+  const { size, channels } = opts;
+  const content = opts.contentSize ?? size;
+  if (!Number.isInteger(content) || content < 1 || content > size) throw new Error(`contentSize must be an integer in [1, size = ${size}], got ${content}`);
+  const pixels = img.width * img.height;
+  const sameSize = img.width === content && img.height === content;
+  // RGB→gray is a weighted sum, not an 8-bit value: only gray→RGB (a copy) keeps 8-bit samples
+  if (sameSize && img.data instanceof Uint8Array && !(img.channels === 3 && channels === 1)) {
+    // a copy when unchanged: the cache must not keep the decoder's buffer (or whatever it is a view of) alive
+    const px = img.channels === channels ? img.data.slice() : convertChannels(img.data, pixels, img.channels, channels);
+    return padCenter(px, content, size, channels, 0);
+  }
+  const unit = convertChannels(toUnitRange(img), pixels, img.channels, channels);
+  if (sameSize) return padCenter(unitToSigned(unit), content, size, channels);
+  return padCenter(await resizeU16(unit, img.width, img.height, channels, content, opts.fit ?? 'pad'), content, size, channels, 0);
+}
+
+// [−1, 1] values of every 8- and 16-bit sample, computed as the float path does (x/255 or x/65535
+// rounded to float32, then ×2−1), so expanding a compact image is bit-identical to preprocessImage.
+let lut8: Float32Array | null = null, lut16: Float32Array | null = null;
+function signedLut(levels: number): Float32Array {
+  const unit = new Float32Array(levels);
+  for (let i = 0; i < levels; i++) unit[i] = i / (levels - 1);
+  return unitToSigned(unit);
+}
+
+/** Compact image → Float32Array in [−1, 1]. Float input is returned as is (shared: do not modify). */
+export function expandCompact(img: CompactImage): Float32Array {
+  if (img instanceof Float32Array) return img;
+  const lut = img instanceof Uint8Array ? (lut8 ??= signedLut(256)) : (lut16 ??= signedLut(65536));
+  const out = new Float32Array(img.length);
+  for (let i = 0; i < img.length; i++) out[i] = lut[img[i]];
+  return out;
+}
+
 /** Decoded image → Float32Array size×size×channels in [-1, 1] (fitted to contentSize², then padded). */
 export async function preprocessImage(img: DecodedImage, opts: PreprocessOptions): Promise<Float32Array> {
-  checkOptions(opts);
-  const content = opts.contentSize ?? opts.size;
-  if (!Number.isInteger(content) || content < 1 || content > opts.size) throw new Error(`contentSize must be an integer in [1, size = ${opts.size}], got ${content}`);
-  const unit = convertChannels(toUnitRange(img), img.width * img.height, img.channels, opts.channels);
-  const fitted = unitToSigned(await resizeUnit(unit, img.width, img.height, opts.channels, content, opts.fit ?? 'pad'));
-  return padCenter(fitted, content, opts.size, opts.channels);
+  return expandCompact(await preprocessCompact(img, opts));
 }
 
 /** Decode + preprocess one file. */

@@ -54,11 +54,46 @@ export const TINY_UNET_CONFIG: UNetConfig = {
   logSnrRange: [-15, 15],
 };
 
+/**
+ * Sized for 64² pixels (a 32² wavelet array; issue 15): the slimmer network of the BUSI run in
+ * method.md §11 — base 32, multipliers (1, 2, 4), attention at 16² and 8² only. Narrower than
+ * `small` so that a step at 64² costs about what `small` costs at 32² (bench:train has the figures).
+ */
+export const UNET_64_CONFIG: UNetConfig = {
+  kind: 'unet',
+  inChannels: 4,
+  imageSize: 32,
+  baseChannels: 32,
+  channelMult: [1, 2, 4],
+  numResBlocks: 2,
+  attentionResolutions: [16, 8],
+  midAttention: true,
+  numHeads: 4,
+  groups: 8,
+  embedDim: 128,
+  classEmbedDim: 128,
+  numClasses: 2,
+  logSnrRange: [-15, 15],
+};
+
+/**
+ * Sized for 128² pixels (64² array): unet-64 with one more full-width level in front, so the
+ * 64² and 32² maps stay cheap (no attention: T² scores at 64² would be 16 M per head) and
+ * attention still sees only 16² and 8².
+ */
+export const UNET_128_CONFIG: UNetConfig = {
+  ...UNET_64_CONFIG,
+  imageSize: 64,
+  channelMult: [1, 1, 2, 4],
+};
+
 export const UNET_PRESETS: Record<string, UNetConfig> = {
   tiny: TINY_UNET_CONFIG,
   small: BENCH_UNET_CONFIG,
   bench: BENCH_UNET_CONFIG,
   base: DEFAULT_UNET_CONFIG,
+  'unet-64': UNET_64_CONFIG,
+  'unet-128': UNET_128_CONFIG,
 };
 
 /**

@@ -8,7 +8,7 @@ export { DiT, ditParameterCount, sincosPositions } from './dit.ts';
 export { Params } from './params.ts';
 export { Attention, Conv2d, GroupNorm, Linear, silu, sinusoidalEmbedding } from './layers.ts';
 export { validateUNetConfig, validateDiTConfig, validateDenoiserConfig, denoiserKind, unetResolutions, DENOISER_KINDS, DIT_PATCH_SIZES } from './config.ts';
-export { DEFAULT_UNET_CONFIG, BENCH_UNET_CONFIG, TINY_UNET_CONFIG, UNET_PRESETS, DEFAULT_DIT_CONFIG, SMALL_DIT_CONFIG, TINY_DIT_CONFIG, DIT_PRESETS, MODEL_PRESET_NAMES } from './constants.ts';
+export { DEFAULT_UNET_CONFIG, BENCH_UNET_CONFIG, TINY_UNET_CONFIG, UNET_64_CONFIG, UNET_128_CONFIG, UNET_PRESETS, DEFAULT_DIT_CONFIG, SMALL_DIT_CONFIG, TINY_DIT_CONFIG, DIT_PRESETS, MODEL_PRESET_NAMES } from './constants.ts';
 export { presetConfig, MIN_LOWEST_RESOLUTION, MAX_ATTENTION_RESOLUTION } from './presets.ts';
 export type { PresetScaleOptions } from './presets.ts';
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from './safetensors.ts';

@@ -1,5 +1,5 @@
 // Scale a named preset to the data (issue 14 item 4). The presets are written for one array side
-// (tiny/small/dit-tiny/dit-s: 16, base/dit-b4: 128); at another side a UNet's levels and attention
+// (tiny/small/dit-tiny/dit-s: 16, unet-64: 32, unet-128: 64, base/dit-b4: 128); at another side a UNet's levels and attention
 // resolutions must follow, or the network never reaches the resolutions the preset names, and a
 // DiT's token grid follows (ditPresetConfig).
 import { DIT_PATCH_SIZES, validateDiTConfig, validateUNetConfig } from './config.ts';
@@ -85,7 +85,7 @@ function allowedText(p: UNetConfig, n: number): string {
  * the preset, only at sides ≤ 16 (at the lowest level if none is left). At the preset's native
  * side, with its inChannels and numClasses, this is exactly the preset.
  */
-export function presetConfig(name: 'tiny' | 'small' | 'bench' | 'base', o: PresetScaleOptions): UNetConfig;
+export function presetConfig(name: 'tiny' | 'small' | 'bench' | 'base' | 'unet-64' | 'unet-128', o: PresetScaleOptions): UNetConfig;
 export function presetConfig(name: `dit-${string}`, o: PresetScaleOptions): DiTConfig;
 export function presetConfig(name: string, o: PresetScaleOptions): DenoiserConfig;
 export function presetConfig(name: string, o: PresetScaleOptions): DenoiserConfig {

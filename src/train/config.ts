@@ -5,7 +5,11 @@ export interface TrainConfig {
   steps: number;
   /** Examples per optimizer step. */
   batchSize: number;
-  /** Examples per forward/backward pass; gradients are accumulated up to batchSize. */
+  /**
+   * Examples per forward/backward pass; gradients are accumulated up to batchSize. Results do not
+   * depend on it (the step's random draws are made per batch). trainFromData picks it from the
+   * memory a step needs when unset or 'auto' (see memory.ts); here 'auto' stands for batchSize.
+   */
   microBatch: number;
   seed: number;
   optimizer: AdamConfig;
@@ -61,12 +65,15 @@ function fail(field: string, msg: string): never {
   throw new Error(`invalid train config: '${field}' ${msg}`);
 }
 
-type PartialTrainConfig = Partial<Omit<TrainConfig, 'optimizer' | 'ema'>> & { optimizer?: Partial<AdamConfig>; ema?: Partial<EmaConfig> };
+export type PartialTrainConfig = Partial<Omit<TrainConfig, 'optimizer' | 'ema' | 'microBatch'>> & {
+  microBatch?: number | 'auto'; optimizer?: Partial<AdamConfig>; ema?: Partial<EmaConfig>;
+};
 
 export function validateTrainConfig(partial: PartialTrainConfig = {}): TrainConfig {
   for (const k of Object.keys(partial)) if (!KEYS.includes(k)) fail(k, `is not a training option; allowed: ${KEYS.join(', ')}`);
   const c: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG, ...partial,
+    ...(partial.microBatch === 'auto' ? { microBatch: partial.batchSize ?? DEFAULT_TRAIN_CONFIG.batchSize } : {}),
     optimizer: { ...DEFAULT_ADAM_CONFIG, ...partial.optimizer },
     ema: { ...DEFAULT_EMA_CONFIG, ...partial.ema },
   } as TrainConfig;
@@ -75,7 +82,7 @@ export function validateTrainConfig(partial: PartialTrainConfig = {}): TrainConf
   };
   int('steps', c.steps, 1);
   int('batchSize', c.batchSize, 1);
-  int('microBatch', c.microBatch, 1);
+  if (typeof c.microBatch !== 'number' || !Number.isInteger(c.microBatch) || c.microBatch < 1) fail('microBatch', `must be an integer ≥ 1 or 'auto', got ${JSON.stringify(c.microBatch)}`);
   int('seed', c.seed, 0);
   int('checkpointEvery', c.checkpointEvery, 1);
   int('logEvery', c.logEvery, 1);

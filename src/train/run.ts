@@ -9,6 +9,7 @@ import { portablePath } from '../util/index.ts';
 import { createPipeline, defaultSchedule, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 import { openDataset, BatchStream, type CsvColumns, medmnistStem, stackSplit, type Dataset, type BatchPosition, type Batch } from '../data/index.ts';
 import { validateTrainConfig, type TrainConfig } from './config.ts';
+import { chooseMicroBatch, measureStepMemory, type MicroBatchChoice } from './memory.ts';
 import { Trainer, type StepMetrics, type TrainBatches, type ValidationMetrics, type ValidationRecord } from './trainer.ts';
 import { DiffusionClassifier } from '../classify/index.ts';
 import { balancedAccuracy, accuracy, auroc, macroF1 } from '../eval/index.ts';
@@ -16,13 +17,20 @@ import { balancedAccuracy, accuracy, auroc, macroF1 } from '../eval/index.ts';
 export interface TrainRunOptions {
   data: string;
   out: string;
-  /** Preset name (UNet: tiny, small, base; DiT: dit-tiny, dit-s, dit-b4) or a path to a JSON model config. */
+  /** Preset name (UNet: tiny, small, base, unet-64, unet-128; DiT: dit-tiny, dit-s, dit-b4) or a path to a JSON model config. */
   config?: string;
   /** Overrides of the model config (e.g. from a JSON file), fields of the preset's kind. */
   model?: Partial<DenoiserConfig>;
   train?: Parameters<typeof validateTrainConfig>[0];
   /** Pixel side the images are brought to (default: twice the model's array side). */
   imageSize?: number;
+  /**
+   * Memory a training step may use, in MB, when the micro-batch is automatic (train.microBatch
+   * unset or 'auto'); default: half of os.totalmem().
+   */
+  memoryBudgetMB?: number;
+  /** Files smaller than imageSize: 'warn' (default, scaled up) or 'error' (bad inputs, skipped with skipBad). */
+  upscale?: 'warn' | 'error';
   resume?: boolean;
   skipBad?: boolean;
   /** Limit the training split to its first n examples (for smoke tests). */
@@ -43,7 +51,7 @@ export interface TrainRunOptions {
   /** Stops training at the next step, after checkpointing it (resume with resume: true). */
   signal?: AbortSignal;
   /** trainSize: distinct training images; sampledSize: what an epoch draws (more when over-sampled for balance). */
-  onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number }) => void;
+  onReady?: (info: { dataset: Dataset; model: Denoiser; train: TrainConfig; startStep: number; trainSize: number; sampledSize: number; microBatch?: MicroBatchChoice }) => void;
 }
 
 type ModelSpec = Partial<DenoiserConfig> & { preset?: string };
@@ -131,13 +139,15 @@ function modelConfigFor(base: ModelSpec, overrides: Partial<DenoiserConfig> | un
 
 export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean }> {
   const warn = o.onWarning ?? ((m: string) => o.logger?.warn?.(m));
-  const requested = validateTrainConfig(o.train);
+  const autoMicro = o.train?.microBatch === undefined || o.train.microBatch === 'auto';
+  if (o.memoryBudgetMB !== undefined && !(o.memoryBudgetMB > 0)) throw new Error(`memory budget must be a number of MB > 0, got ${o.memoryBudgetMB}`);
+  const requested = validateTrainConfig({ ...o.train, ...(autoMicro ? { microBatch: 'auto' as const } : {}) });
   const base = modelConfigFrom(o.config);
   const provisional = validateDenoiserConfig({ ...base, ...o.model } as ModelSpec);
   const imageSize = o.imageSize ?? provisional.imageSize * 2;
   if (!Number.isInteger(imageSize) || imageSize < 2 || imageSize % 2 !== 0) throw new Error(`--image-size must be an even number of pixels (one Haar stage halves it), got ${imageSize}`);
   const dataset = await openDataset(o.data, {
-    imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: requested.seed, skipBad: o.skipBad, onWarning: warn,
+    imageSize, split: (o.valEvery ?? 500) > 0 ? ['train', 'val'] : 'train', seed: requested.seed, skipBad: o.skipBad, onWarning: warn, upscale: o.upscale,
     balance: requested.balance ? 'oversample' : 'none', ...(o.csv ? { csv: o.csv } : {}),
   });
   const trainSize = o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.size('train');
@@ -162,6 +172,13 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     }
   }
   const model = createDenoiser(modelCfg, train.seed);
+  let microBatch: MicroBatchChoice | undefined;
+  if (autoMicro) {
+    // measured on the model itself; the choice changes no result (draws are per batch), only memory and speed
+    microBatch = chooseMicroBatch(train.batchSize, await measureStepMemory(model), o.memoryBudgetMB !== undefined ? o.memoryBudgetMB * 2 ** 20 : undefined);
+    train = { ...train, microBatch: microBatch.microBatch };
+    o.logger?.info?.(microBatch.note);
+  }
   const pipeline = createPipeline({
     denoiser: model, classNames: dataset.classNames, schedule: defaultSchedule(modelCfg), train: train as unknown as Record<string, unknown>,
     // how other images must be fitted to look like the training data (MedMNIST centre-crops to a square, then sits in the padded square)
@@ -187,7 +204,7 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
     else if (fs.existsSync(path.join(o.out, 'checkpoint', 'state.json')) || fs.existsSync(path.join(o.out, 'checkpoint.old', 'state.json'))) {
       throw new Error(`${o.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
     }
-    o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.split('train').distinct, sampledSize: dataset.size('train') });
+    o.onReady?.({ dataset, model, train, startStep: trainer.step, trainSize: o.limit ? Math.min(o.limit, dataset.size('train')) : dataset.split('train').distinct, sampledSize: dataset.size('train'), microBatch });
     const r = await trainer.run();
     return { outDir: o.out, ...r };
   } finally {

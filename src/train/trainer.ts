@@ -19,6 +19,9 @@ import { mirrorSome, shiftSome } from '../data/index.ts';
 
 export interface TrainBatch { images: Float32Array; labels: Int32Array }
 
+/** What one step draws for its batch: augmented images, times, noise and (dropped-out) labels. */
+interface StepDraws { images: Float32Array; t: Float32Array; eps: Float32Array; y: Int32Array }
+
 /** A resumable stream of training batches (NHWC in [−1, 1], at the model's pixel size). */
 export interface TrainBatches {
   next(): Promise<TrainBatch>;
@@ -96,7 +99,8 @@ export class Trainer {
     if (JSON.stringify(ck.state.classNames) !== JSON.stringify(this.classNames)) throw new Error(`checkpoint ${ck.dir} has classes ${ck.state.classNames.join(', ')}, the data has ${this.classNames.join(', ')}`);
     // Exact resume needs the same training settings (steps, logging and checkpoint cadence may change).
     // Optimizer settings (lr, warm-up, clipping) may change on purpose when resuming: warn, don't refuse.
-    const free = new Set(['steps', 'checkpointEvery', 'logEvery', 'optimizer']);
+    // microBatch too: the draws are per batch (drawStep), so it changes only float summation order
+    const free = new Set(['steps', 'checkpointEvery', 'logEvery', 'optimizer', 'microBatch']);
     const optA = JSON.stringify((ck.config as { train?: { optimizer?: unknown } }).train?.optimizer);
     const optB = JSON.stringify((this.savedConfig as { train?: { optimizer?: unknown } }).train?.optimizer);
     if (optA !== optB) this.o.onWarning?.(`resuming ${ck.dir} with other optimizer settings (${optA} → ${optB}); the run will not match an uninterrupted one`);
@@ -129,21 +133,36 @@ export class Trainer {
     }
   }
 
-  /** Loss of one micro-batch and its gradients (scaled by `weight`). */
-  private microStep(batchImages: Float32Array, labels: Int32Array, n: number, weight: number): { loss: number; grads: Tensor[] } {
+  /**
+   * The random draws of one optimizer step, made for the whole batch before it is cut into
+   * micro-batches, so a run's numbers do not depend on the micro-batch (only the order of the
+   * gradient sums does). With one micro-batch this is the order the trainer always drew in.
+   */
+  private drawStep(batch: TrainBatch): StepDraws {
+    const n = this.cfg.batchSize;
     const [h, w, c] = this.imageShape;
     const mc = this.model.config;
-    let images = batchImages;
     const t = sampleTimes(n, this.rng, { stratified: this.cfg.stratifiedTimes });
     const eps = this.rng.normals(n * mc.imageSize * mc.imageSize * mc.inChannels);
     const y = new Int32Array(n);
-    for (let i = 0; i < n; i++) y[i] = this.rng.float() < this.cfg.condDropout ? this.model.nullClass : labels[i]!;
+    for (let i = 0; i < n; i++) y[i] = this.rng.float() < this.cfg.condDropout ? this.model.nullClass : batch.labels[i]!;
+    let images = batch.images;
     // Drawn only when on, so runs without flips keep their random stream (and resume exactly).
     if (this.cfg.hflip) images = mirrorSome(images, [n, h, w, c], Array.from({ length: n }, () => this.rng.float() < 0.5));
     if (this.cfg.shift > 0) {
       const s = this.cfg.shift, draw = () => Math.min(s, Math.floor(this.rng.float() * (2 * s + 1)) - s);
       images = shiftSome(images, [n, h, w, c], Array.from({ length: n }, () => [draw(), draw()] as [number, number]));
     }
+    return { images, t, eps, y };
+  }
+
+  /** Loss of examples [from, from + n) of the step and its gradients (scaled by `weight`). */
+  private microStep(d: StepDraws, from: number, n: number, weight: number): { loss: number; grads: Tensor[] } {
+    const [h, w, c] = this.imageShape;
+    const mc = this.model.config;
+    const noiseSize = mc.imageSize * mc.imageSize * mc.inChannels;
+    const images = d.images.subarray(from * h * w * c, (from + n) * h * w * c);
+    const t = d.t.subarray(from, from + n), eps = d.eps.subarray(from * noiseSize, (from + n) * noiseSize), y = d.y.subarray(from, from + n);
     const vars = this.model.params.list();
     const { value, grads } = tf.tidy(() => {
       const x0 = this.o.pipeline.toModelSpace(tf.tensor4d(images, [n, h, w, c]));
@@ -162,12 +181,11 @@ export class Trainer {
   /** One optimizer step on one batch (accumulating micro-batches). */
   trainStep(batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
     const { batchSize, microBatch } = this.cfg;
-    const [h, w, c] = this.imageShape;
-    const px = h * w * c;
+    const draws = this.drawStep(batch);
     let acc: Tensor[] | null = null;
     let loss = 0;
     for (let s = 0; s < batchSize; s += microBatch) {
-      const r = this.microStep(batch.images.subarray(s * px, (s + microBatch) * px), batch.labels.subarray(s, s + microBatch), microBatch, microBatch / batchSize);
+      const r = this.microStep(draws, s, microBatch, microBatch / batchSize);
       loss += (r.loss * microBatch) / batchSize;
       if (!acc) acc = r.grads;
       else {

@@ -59,7 +59,7 @@ test('DiT presets scale with the image size: the token grid follows, the patch o
   assert.equal(s('dit-tiny', 7).patchSize, 1);
   assert.equal(s('dit-s', 64).depth, SMALL_DIT_CONFIG.depth);
   assert.throws(() => s('dit-s', 129), /image size 258 \(array 129\): the dit-s preset would need patch 1 .* 16641 tokens, more than 4096; allowed pixel sizes: multiples of 4 up to 256; nearest: 256$/);
-  assert.throws(() => s('dit-huge', 16), /unknown model preset "dit-huge"; allowed: tiny, small, bench, base, dit-tiny, dit-s, dit-b4/);
+  assert.throws(() => s('dit-huge', 16), /unknown model preset "dit-huge"; allowed: tiny, small, bench, base, unet-64, unet-128, dit-tiny, dit-s, dit-b4/);
 });
 
 test('tiny DiT maps [B,16,16,4] to v of the same shape, finite, and depends on class and noise level', () => {

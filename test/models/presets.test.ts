@@ -101,5 +101,5 @@ test('config fields of the wrong type are named with the allowed values', () => 
   assert.throws(bad({ logSnrRange: [0, null] }), /'logSnrRange'/);
   assert.throws(bad({ numHeads: 3 }), /'numHeads' 3 must divide .*allowed: a divisor of 8/);
   assert.throws(bad({ inChannels: '4' }), /'inChannels' must be a positive integer, got "4"/);
-  assert.throws(() => validateUNetConfig({ preset: 'toString' }), /'preset' must be one of tiny, small, bench, base, got "toString"/);
+  assert.throws(() => validateUNetConfig({ preset: 'toString' }), /'preset' must be one of tiny, small, bench, base, unet-64, unet-128, got "toString"/);
 });

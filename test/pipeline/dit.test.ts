@@ -82,7 +82,7 @@ test("--config dit-s trains (the preset, scaled to the data, is what the checkpo
   fs.writeFileSync(file, JSON.stringify({ preset: 'dit-tiny', baseChannels: 8 }));
   await assert.rejects(trainFromData({ data: DATA, out: path.join(dir, 'json2'), config: file, limit: 4, valEvery: 0, train: { steps: 1 } }),
     /'baseChannels' is not a DiT option \(it is a UNet option: a UNet config needs kind 'unet'\)/);
-  await assert.rejects(trainFromData({ data: DATA, out: path.join(dir, 'x'), config: 'dit-xl', train: { steps: 1 } }), /expected a preset \(tiny, small, bench, base, dit-tiny, dit-s, dit-b4\)/);
+  await assert.rejects(trainFromData({ data: DATA, out: path.join(dir, 'x'), config: 'dit-xl', train: { steps: 1 } }), /expected a preset \(tiny, small, bench, base, unet-64, unet-128, dit-tiny, dit-s, dit-b4\)/);
 });
 
 test('save → load gives the same DiT pipeline and the same predictions', async () => {
