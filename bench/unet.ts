@@ -4,8 +4,13 @@
 // twin of the UNet in the same run for a fair ratio.
 //   npm run bench:unet [-- --backend wasm] [--arch unet,dit] [--reps 5] [--profile] [--no-torch]   (results: denoisers-*.json; unet-*.json with the twin)
 //                      [--composite]   also time dit-s with composite LayerNorm, GELU and gated residual (the fused kernels' gain)
+//   npm run bench:unet -- --precision fp32,bf16 [--arch unet,dit] [--reps 5]
+//                      inference only (batch 256), the precisions alternating call by call in one run, so that load from
+//                      other jobs hits both alike; forward/s per precision, their ratio, and bf16's deviation from fp32
+//                      (results: precision-<backend>.json; the training step and the other result files are left alone)
 import { execFileSync } from 'node:child_process';
-import { initRuntime, tf } from '../src/runtime/index.ts';
+import os from 'node:os';
+import { initRuntime, parsePrecision, setPrecision, tf, type Precision } from '../src/runtime/index.ts';
 import { useFusedTransformerKernels } from '../src/runtime/transformer.ts';
 import { createDenoiser, type Denoiser } from '../src/models/index.ts';
 import { Adam } from '../src/train/index.ts';
@@ -41,6 +46,56 @@ async function forwardGflop(model: Denoiser): Promise<number> {
   }
   tf.dispose([b.x, b.logSnr, b.y]);
   return f / 2 / 1e9;
+}
+
+/** Median ms per precision of the inference step, the precisions alternating call by call (after one warm-up each). */
+async function comparePrecisions(arch: string, precisions: Precision[]) {
+  const model = createDenoiser({ preset: PRESETS[arch]! });
+  const gflop = await forwardGflop(model);
+  const forward = (p: Precision) => { setPrecision(p); return tf.tidy(() => Float32Array.from(model.apply(infer.x, infer.logSnr, infer.y).dataSync() as Float32Array)); };
+  const outs = new Map(precisions.map((p) => [p, forward(p)] as const));
+  const times = new Map<Precision, number[]>(precisions.map((p) => [p, []]));
+  for (let r = 0; r < reps; r++) {
+    for (const p of precisions) {
+      const t = performance.now();
+      forward(p);
+      times.get(p)!.push(performance.now() - t);
+    }
+  }
+  setPrecision('fp32');
+  model.dispose();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ref = outs.get('fp32');
+  const byPrecision = Object.fromEntries(precisions.map((p) => {
+    const ms = median(times.get(p)!), out = outs.get(p)!;
+    let d = 0, m = 0;
+    if (ref) for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(out[i]! - ref[i]!)); m = Math.max(m, Math.abs(ref[i]!)); }
+    // null also when the fp32 output is all zeros (an untrained denoiser's zero-initialised last layer)
+    return [p, { inferMs: ms, inferForwardPerSec: (inferBatch * 1000) / ms, relMaxDiffVsFp32: ref && m > 0 ? d / m : null }];
+  }));
+  const f = byPrecision.fp32, b = byPrecision.bf16;
+  return { arch, preset: PRESETS[arch]!, forwardGflopPerImage: +gflop.toFixed(3), inferBatch, reps, byPrecision,
+    bf16VsFp32Speed: f && b ? b.inferForwardPerSec / f.inferForwardPerSec : null };
+}
+
+if (args.includes('--precision')) {
+  const precisions = opt('precision', 'fp32,bf16').split(',').map((p) => parsePrecision(p.trim(), '--precision')!);
+  const loadBefore = os.loadavg()[0]!;
+  const isa = rt.libraries.isa ? `oneDNN ${rt.libraries.onednn} ${rt.libraries.isa} (bf16: ${rt.libraries.bf16 ?? 'unknown'})` : 'no native addon';
+  console.log(`inference B=${inferBatch} at ${precisions.join(' vs ')}, backend ${rt.backend}, ${rt.threads} threads, ${isa}; load average ${loadBefore.toFixed(2)}`);
+  const results = [];
+  for (const arch of archs) {
+    const r = await comparePrecisions(arch, precisions);
+    results.push(r);
+    for (const [p, v] of Object.entries(r.byPrecision)) {
+      console.log(`  ${arch} ${p}: ${v.inferMs.toFixed(0)} ms (${v.inferForwardPerSec.toFixed(1)} forward/s)` +
+        (v.relMaxDiffVsFp32 !== null && p !== 'fp32' ? `, max |Δ| / max |fp32| = ${v.relMaxDiffVsFp32.toExponential(2)}` : ''));
+    }
+    if (r.bf16VsFp32Speed !== null) console.log(`  ${arch} bf16 / fp32 forward/s: ${r.bf16VsFp32Speed.toFixed(2)}×`);
+  }
+  console.log(`  written ${writeResult(`precision-${rt.backend}.json`, { backend: rt.backend, threads: rt.threads, machine: machine(), libraries: rt.libraries,
+    loadavgBefore: loadBefore, loadavgAfter: os.loadavg()[0], results, date: new Date().toISOString() })}`);
+  process.exit(0);
 }
 
 async function measure(arch: string) {

@@ -6,6 +6,12 @@
 // (format_tag::hwio on the logical {O,I,KH,KW} dims). Convolution weights use format_tag::any so
 // oneDNN picks its fastest blocked layout; the small weight tensor is reordered in (fwd, bwd-data)
 // or out (bwd-weights). Primitives and reorders are cached per shape/attribute key.
+//
+// Inference precision (setPrecision): 'fp32' (default) or 'bf16'. In bf16 mode the FORWARD conv and matmul
+// primitives take bf16 source and weights and accumulate and write f32 (dst, bias and post-ops stay f32).
+// The conversion is explicit: oneDNN 2.6.3 ignores primitive_attr::set_fpmath_mode(bf16) on avx512_core_bf16
+// (impl_info_str() stays 'brgconv:avx512_core' / 'brg:avx512_core', f32), while bf16 memory descriptors
+// get 'brgconv:avx512_core_bf16' / 'brg:avx512_core_bf16'. Backward kernels (training) always run f32.
 
 #include <napi.h>
 
@@ -19,6 +25,7 @@ void RegisterTransformer(Napi::Env env, Napi::Object exports);  // transformer.c
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -50,6 +57,49 @@ stream& strm() {
 }
 
 std::string g_lastImpl;
+
+// ---------------------------------------------------------------------------------------------
+// Inference precision
+
+enum class Precision : int64_t { FP32 = 0, BF16 = 1 };
+Precision g_precision = Precision::FP32;
+
+// bf16 dot products need AVX512_BF16; get_effective_cpu_isa() honours DNNL_MAX_CPU_ISA (used by the tests).
+bool hasBf16Isa() {
+  const cpu_isa isa = get_effective_cpu_isa();
+  return isa == cpu_isa::avx512_core_bf16 || isa == cpu_isa::avx512_core_amx;
+}
+
+// Grow-only 64-byte aligned buffers for the bf16 copies of activations (one conversion in flight at a
+// time: calls are synchronous and never re-enter). Kept out of the per-shape caches, whose entries would
+// otherwise each hold a batch-sized copy.
+struct Scratch {
+  void* p = nullptr;
+  size_t cap = 0;
+  void* get(size_t bytes) {
+    if (bytes > cap) {
+      std::free(p);
+      cap = 0;
+      p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+      if (!p) throw std::bad_alloc();
+      cap = (bytes + 63) / 64 * 64;
+    }
+    return p;
+  }
+  void release() {
+    std::free(p);
+    p = nullptr;
+    cap = 0;
+  }
+};
+Scratch g_bfA, g_bfB;  // conv src / matmul a; matmul b
+
+// f32 -> bf16 (round to nearest even) of `from` into scratch `sc`, by a cached reorder; returns the bf16 memory.
+memory toBf16(stream& s, const reorder& r, const memory& from, const memory::desc& bfDesc, Scratch& sc) {
+  memory to(bfDesc, eng(), sc.get(bfDesc.get_size()));
+  r.execute(s, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  return to;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Argument helpers
@@ -262,9 +312,9 @@ struct Cache {
 // Geometry from JS: N,IH,IW,Ci,KH,KW,Co,OH,OW,sh,sw,dh,dw,pt,pl,pb,pr (dh/dw: tf dilation factors).
 struct ConvGeom {
   int64_t N, IH, IW, Ci, KH, KW, Co, OH, OW, sh, sw, dh, dw, pt, pl, pb, pr;
-  memory::desc src() const { return memory::desc({N, Ci, IH, IW}, dt::f32, tag::nhwc); }
+  memory::desc src(dt t = dt::f32) const { return memory::desc({N, Ci, IH, IW}, t, tag::nhwc); }
   memory::desc dst() const { return memory::desc({N, Co, OH, OW}, dt::f32, tag::nhwc); }
-  memory::desc wAny() const { return memory::desc({Co, Ci, KH, KW}, dt::f32, tag::any); }
+  memory::desc wAny(dt t = dt::f32) const { return memory::desc({Co, Ci, KH, KW}, t, tag::any); }
   memory::desc wUser() const { return memory::desc({Co, Ci, KH, KW}, dt::f32, tag::hwio); }
   dims strides() const { return {sh, sw}; }
   dims dil() const { return {dh - 1, dw - 1}; }
@@ -291,9 +341,11 @@ ConvGeom parseGeom(const std::vector<double>& g) {
   return c;
 }
 
-convolution_forward::desc fwdDesc(const ConvGeom& g, const memory::desc& bias) {
-  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, g.src(), g.wAny(),
-                                   bias, g.dst(), g.strides(), g.dil(), g.padL(), g.padR());
+// `in`: data type of src and weights (f32, or bf16 for bf16 inference: then forward_inference). dst is f32.
+convolution_forward::desc fwdDesc(const ConvGeom& g, const memory::desc& bias, dt in = dt::f32) {
+  const prop_kind pk = in == dt::f32 ? prop_kind::forward_training : prop_kind::forward_inference;
+  return convolution_forward::desc(pk, algorithm::convolution_direct, g.src(in), g.wAny(in), bias, g.dst(),
+                                   g.strides(), g.dil(), g.padL(), g.padR());
 }
 
 struct WeightsIn {  // user hwio -> primitive's layout
@@ -312,8 +364,10 @@ struct WeightsIn {  // user hwio -> primitive's layout
 struct ConvFwd {
   convolution_forward::primitive_desc pd;
   convolution_forward prim;
-  WeightsIn w;
+  WeightsIn w;          // hwio f32 -> the primitive's layout (and bf16 in bf16 mode)
   bool fused = false;  // bias + activation done by oneDNN
+  bool bf16 = false;   // src/weights bf16 (bf16 mode and oneDNN had a primitive for it)
+  reorder srcToBf;     // nhwc f32 -> nhwc bf16
 };
 
 struct ConvBwdData {
@@ -339,12 +393,8 @@ bool perChannel(const dims& b, int64_t Co) {
   return b.size() == 4 && b[0] == 1 && b[1] == 1 && b[2] == 1 && b[3] == Co;
 }
 
-ConvFwd* getConvFwd(const ConvGeom& g, const Epilogue& ep) {
-  Key k{0};
-  g.push(k);
-  keyEpilogue(k, ep);
-  if (ConvFwd* e = g_convFwd.get(k)) return e;
-  auto e = std::make_unique<ConvFwd>();
+// Builds e's primitive_desc for src/weights of type `in` (fused epilogue when oneDNN can express it).
+void buildConvFwd(ConvFwd& e, const ConvGeom& g, const Epilogue& ep, dt in) {
   bool built = false;
   const bool biasOk = ep.bias.empty() || perChannel(ep.bias, g.Co);
   if (ep.any() && ep.act != A_PRELU && biasOk) {
@@ -354,17 +404,36 @@ ConvFwd* getConvFwd(const ConvGeom& g, const Epilogue& ep) {
       appendEltwise(po, ep);
       primitive_attr attr;
       attr.set_post_ops(po);
-      e->pd = convolution_forward::primitive_desc(fwdDesc(g, bmd), attr, eng());
-      e->fused = true;
+      e.pd = convolution_forward::primitive_desc(fwdDesc(g, bmd, in), attr, eng());
+      e.fused = true;
       built = true;
     } catch (const dnnl::error&) {
       built = false;
     }
   }
   if (!built) {
-    e->pd = convolution_forward::primitive_desc(fwdDesc(g, memory::desc()), eng());
-    e->fused = false;
+    e.pd = convolution_forward::primitive_desc(fwdDesc(g, memory::desc(), in), eng());
+    e.fused = false;
   }
+}
+
+ConvFwd* getConvFwd(const ConvGeom& g, const Epilogue& ep) {
+  Key k{0, static_cast<int64_t>(g_precision)};
+  g.push(k);
+  keyEpilogue(k, ep);
+  if (ConvFwd* e = g_convFwd.get(k)) return e;
+  auto e = std::make_unique<ConvFwd>();
+  e->bf16 = false;
+  if (g_precision == Precision::BF16) {
+    try {
+      buildConvFwd(*e, g, ep, dt::bf16);
+      e->bf16 = true;
+      e->srcToBf = reorder(reorder::primitive_desc(eng(), g.src(), eng(), e->pd.src_desc()));
+    } catch (const dnnl::error&) {
+      e->bf16 = false;  // no bf16 primitive for this geometry: this shape stays f32 (lastImpl shows it)
+    }
+  }
+  if (!e->bf16) buildConvFwd(*e, g, ep, dt::f32);
   e->prim = convolution_forward(e->pd);
   e->w.init(g.wUser(), e->pd.weights_desc());
   return g_convFwd.put(k, std::move(e));
@@ -429,7 +498,10 @@ void convImpl(int kind, const Heap& h, const ConvGeom& g, const std::vector<doub
     }
     ConvFwd* e = getConvFwd(g, ep);
     memory xm(g.src(), eng(), x), wm(g.wUser(), eng(), w), ym(g.dst(), eng(), y);
+    // The weights are reordered (and converted to bf16) on every call into the entry's cached buffer: a
+    // heap offset says nothing about the contents (tfjs reuses freed memory), so they cannot be kept.
     if (e->w.needed) e->w.r.execute(s, {{DNNL_ARG_FROM, wm}, {DNNL_ARG_TO, e->w.opt}});
+    if (e->bf16) xm = toBf16(s, e->srcToBf, xm, e->pd.src_desc(), g_bfA);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, e->w.needed ? e->w.opt : wm},
                                          {DNNL_ARG_DST, ym}};
     if (e->fused && bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({g.Co}, dt::f32, tag::x), eng(), bias)});
@@ -472,13 +544,16 @@ void convImpl(int kind, const Heap& h, const ConvGeom& g, const std::vector<doub
 struct Matmul {
   matmul::primitive_desc pd;
   matmul prim;
-  memory::desc a, b, c, bias;
+  memory::desc a, b, c, bias;  // a, b: the stored f32 operands
   bool fused = false;
+  bool bf16 = false;           // bf16 mode: a and b converted (same strides) to aBf, bBf
+  memory::desc aBf, bBf;
+  reorder aToBf, bToBf;
 };
 Cache<Matmul> g_matmul;
 
 // Logical {batch..., rows, cols} desc of a row-major stored matrix, transposed via strides.
-memory::desc matDesc(const dims& stored, bool trans) {
+memory::desc matDesc(const dims& stored, bool trans, dt t = dt::f32) {
   const size_t R = stored.size();
   dims logical = stored, strides(R);
   int64_t st = 1;
@@ -490,11 +565,43 @@ memory::desc matDesc(const dims& stored, bool trans) {
     std::swap(logical[R - 2], logical[R - 1]);
     std::swap(strides[R - 2], strides[R - 1]);
   }
-  return memory::desc(logical, dt::f32, strides);
+  return memory::desc(logical, t, strides);
+}
+
+// Builds e's primitive_desc with operands `a`, `b` (f32 or bf16 descs); the fused epilogue when expressible.
+void buildMatmul(Matmul& e, const memory::desc& a, const memory::desc& b, const Epilogue& ep, size_t R) {
+  bool built = false;
+  if (ep.any() && ep.act != A_PRELU) {
+    try {
+      post_ops po;
+      appendEltwise(po, ep);
+      primitive_attr attr;
+      attr.set_post_ops(po);
+      if (!ep.bias.empty()) {
+        dims st(R);
+        int64_t s = 1;
+        for (size_t i = R; i-- > 0;) {
+          st[i] = s;
+          s *= ep.bias[i];
+        }
+        e.bias = memory::desc(ep.bias, dt::f32, st);
+      }
+      matmul::desc d = ep.bias.empty() ? matmul::desc(a, b, e.c) : matmul::desc(a, b, e.bias, e.c);
+      e.pd = matmul::primitive_desc(d, attr, eng());
+      e.fused = true;
+      built = true;
+    } catch (const dnnl::error&) {
+      built = false;
+    }
+  }
+  if (!built) {
+    e.pd = matmul::primitive_desc(matmul::desc(a, b, e.c), eng());
+    e.fused = false;
+  }
 }
 
 Matmul* getMatmul(const dims& aS, bool ta, const dims& bS, bool tb, const Epilogue& ep) {
-  Key k{3, static_cast<int64_t>(aS.size()), ta, tb};
+  Key k{3, static_cast<int64_t>(g_precision), static_cast<int64_t>(aS.size()), ta, tb};
   k.insert(k.end(), aS.begin(), aS.end());
   k.insert(k.end(), bS.begin(), bS.end());
   keyEpilogue(k, ep);
@@ -519,34 +626,20 @@ Matmul* getMatmul(const dims& aS, bool ta, const dims& bS, bool tb, const Epilog
     }
     e->c = memory::desc(cd, dt::f32, st);
   }
-  bool built = false;
-  if (ep.any() && ep.act != A_PRELU) {
+  e->bf16 = false;
+  if (g_precision == Precision::BF16) {
     try {
-      post_ops po;
-      appendEltwise(po, ep);
-      primitive_attr attr;
-      attr.set_post_ops(po);
-      if (!ep.bias.empty()) {
-        dims st(R);
-        int64_t s = 1;
-        for (size_t i = R; i-- > 0;) {
-          st[i] = s;
-          s *= ep.bias[i];
-        }
-        e->bias = memory::desc(ep.bias, dt::f32, st);
-      }
-      matmul::desc d = ep.bias.empty() ? matmul::desc(e->a, e->b, e->c) : matmul::desc(e->a, e->b, e->bias, e->c);
-      e->pd = matmul::primitive_desc(d, attr, eng());
-      e->fused = true;
-      built = true;
+      e->aBf = matDesc(aS, ta, dt::bf16);
+      e->bBf = matDesc(bS, tb, dt::bf16);
+      buildMatmul(*e, e->aBf, e->bBf, ep, R);
+      e->aToBf = reorder(reorder::primitive_desc(eng(), e->a, eng(), e->aBf));
+      e->bToBf = reorder(reorder::primitive_desc(eng(), e->b, eng(), e->bBf));
+      e->bf16 = true;
     } catch (const dnnl::error&) {
-      built = false;
+      e->bf16 = false;  // this shape stays f32
     }
   }
-  if (!built) {
-    e->pd = matmul::primitive_desc(matmul::desc(e->a, e->b, e->c), eng());
-    e->fused = false;
-  }
+  if (!e->bf16) buildMatmul(*e, e->a, e->b, ep, R);
   e->prim = matmul(e->pd);
   return g_matmul.put(k, std::move(e));
 }
@@ -585,9 +678,12 @@ void matmulImpl(const Heap& h, const dims& aS, const dims& bS, bool ta, bool tb,
     prelu = h.f32(off[4], prod(ep.prelu), "preluActivationWeights");
   }
   stream& s = strm();
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e->a, eng(), a)},
-                                       {DNNL_ARG_WEIGHTS, memory(e->b, eng(), b)},
-                                       {DNNL_ARG_DST, memory(e->c, eng(), c)}};
+  memory am(e->a, eng(), a), bm(e->b, eng(), b);
+  if (e->bf16) {
+    am = toBf16(s, e->aToBf, am, e->aBf, g_bfA);
+    bm = toBf16(s, e->bToBf, bm, e->bBf, g_bfB);
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, memory(e->c, eng(), c)}};
   if (e->fused && bias) args.insert({DNNL_ARG_BIAS, memory(e->bias, eng(), bias)});
   e->prim.execute(s, args);
   s.wait();
@@ -603,6 +699,8 @@ void clearCaches() {
   g_convBwdData.m.clear();
   g_convBwdWeights.m.clear();
   g_matmul.m.clear();
+  g_bfA.release();
+  g_bfB.release();
 }
 
 template <class F>
@@ -652,6 +750,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
     o.Set("ompMaxThreads", std::to_string(omp_get_max_threads()));
     o.Set("ompNumProcs", std::to_string(omp_get_num_procs()));
     o.Set("napi", std::to_string(NAPI_VERSION));
+    o.Set("bf16", hasBf16Isa() ? "yes" : "no");
     return o;
   });
 }
@@ -667,6 +766,34 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     }
     return Napi::Number::New(info.Env(), omp_get_max_threads());
   });
+}
+
+const char* precisionName(Precision p) { return p == Precision::BF16 ? "bf16" : "fp32"; }
+
+// setPrecision('fp32' | 'bf16'): the inference precision of forward conv/matmul; returns the mode now active.
+// bf16 is refused (error, mode unchanged) where the CPU has no bf16 ISA: converting to bf16 there would run
+// oneDNN's slow reference kernels, i.e. lose accuracy and speed at once.
+Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw std::invalid_argument("setPrecision(mode): mode must be 'fp32' or 'bf16'");
+    const std::string m = info[0].As<Napi::String>().Utf8Value();
+    if (m == "fp32") {
+      g_precision = Precision::FP32;
+    } else if (m == "bf16") {
+      if (!hasBf16Isa())
+        throw std::runtime_error(std::string("precision bf16 needs a CPU with AVX512_BF16 (oneDNN ISA avx512_core_bf16 or "
+                                             "avx512_core_amx); this CPU's is ") + isaName(get_effective_cpu_isa()) +
+                                 ". Use precision fp32");
+      g_precision = Precision::BF16;
+    } else {
+      throw std::invalid_argument("setPrecision: unknown mode '" + m + "'; allowed: fp32, bf16");
+    }
+    return Napi::String::New(info.Env(), precisionName(g_precision));
+  });
+}
+
+Napi::Value GetPrecision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), precisionName(g_precision));
 }
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) {
@@ -747,6 +874,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("setPrecision", Napi::Function::New(env, SetPrecision));
+  exports.Set("getPrecision", Napi::Function::New(env, GetPrecision));
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));
   exports.Set("matmul", Napi::Function::New(env, Matmul_));
   exports.Set("benchSgemm", Napi::Function::New(env, BenchSgemm));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initRuntime, BACKENDS, type RuntimeInfo } from '../runtime/index.ts';
+import { initRuntime, parsePrecision, BACKENDS, PRECISIONS, type Precision, type RuntimeInfo } from '../runtime/index.ts';
 import { loadPipeline, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 import { parseCsvFilters, type CsvColumns } from '../data/index.ts';
 
@@ -7,13 +7,21 @@ import { parseCsvFilters, type CsvColumns } from '../data/index.ts';
 export function withRuntimeOptions(cmd: Command): Command {
   return cmd
     .option('--backend <name>', `compute backend: auto, ${BACKENDS.join(', ')} (env MEDDIFF_BACKEND)`)
-    .option('--threads <n>', 'threads for the native kernels (env MEDDIFF_THREADS; default: all cores)');
+    .option('--threads <n>', 'threads for the native kernels (env MEDDIFF_THREADS; default: all cores)')
+    .option('--precision <p>', `inference precision of the native kernels: ${PRECISIONS.join(', ')} (env MEDDIFF_PRECISION; default fp32; ` +
+      'bf16 needs a CPU with AVX512_BF16 and is not yet validated, see docs/performance.md)', (v: string) => parsePrecision(v, '--precision'))
+    // exported to the environment too, so that runtimes started in worker threads (serve) use it
+    .hook('preAction', (_cmd, action) => {
+      const p = action.opts().precision as Precision | undefined;
+      if (p !== undefined) process.env.MEDDIFF_PRECISION = p;
+    });
 }
 
-export async function startRuntime(opts: { backend?: string; threads?: string }, log = true): Promise<RuntimeInfo> {
+export async function startRuntime(opts: { backend?: string; threads?: string; precision?: string }, log = true): Promise<RuntimeInfo> {
   return initRuntime({
     backend: opts.backend as RuntimeInfo['backend'] | 'auto' | undefined,
     threads: opts.threads === undefined ? undefined : Number(opts.threads),
+    precision: parsePrecision(opts.precision, '--precision'),
     log,
   });
 }
@@ -81,4 +89,4 @@ export function givenOptions(cmd: { getOptionValueSource(key: string): string | 
 }
 
 /** The classify options that only mean something for a diffusion model (noise pairs, votes, weights). */
-export const DIFFUSION_ONLY_OPTIONS = ['n', 'aggregate', 'earlyStop', 'times', 'tRange', 'mirror', 'weights'] as const;
+export const DIFFUSION_ONLY_OPTIONS = ['n', 'aggregate', 'earlyStop', 'times', 'tRange', 'mirror', 'weights', 'pruneAfter', 'pruneKeep'] as const;

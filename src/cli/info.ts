@@ -14,7 +14,7 @@ export function infoCommand(): Command {
     .description('Print version, backend, threads, SIMD, native kernels and library versions (paste this into bug reports)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  meddiff info\n  meddiff info --json --backend wasm\n')
-    .action(async (opts: { json?: boolean; backend?: string; threads?: string }) => {
+    .action(async (opts: { json?: boolean; backend?: string; threads?: string; precision?: string }) => {
       const rt = await startRuntime(opts, false);
       const info = {
         meddiff: packageVersion(),
@@ -26,6 +26,7 @@ export function infoCommand(): Command {
         backend: rt.backend,
         reason: rt.reason,
         threads: rt.threads,
+        precision: rt.precision,
         simd: rt.simd,
         nativeKernels: rt.nativeKernels,
         fallbackKernels: rt.fallbackKernels,
@@ -39,7 +40,8 @@ export function infoCommand(): Command {
       const rows: [string, string][] = [
         ['meddiff', info.meddiff], ['node', info.node], ['tfjs', info.tfjs], ['platform', info.platform],
         ['cpu', `${info.cpu} (${info.cores} cores)`], ['backend', `${info.backend} — ${info.reason}`],
-        ['threads', String(info.threads)], ['wasm SIMD', info.simd ? 'yes' : 'no'],
+        ['threads', String(info.threads)], ['precision', info.precision + (rt.libraries.bf16 ? ` (bf16 on this CPU: ${rt.libraries.bf16})` : '')],
+        ['wasm SIMD', info.simd ? 'yes' : 'no'],
         ['native kernels', info.nativeKernels.join(', ') || 'none'],
         ['wasm fill-in kernels', info.fallbackKernels.join(', ') || 'none'],
         ...Object.entries(info.libraries).map(([k, v]) => [k, v] as [string, string]),

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { tf } from './tf.ts';
-import { loadNativeAddon, registerNativeKernels, type NativeAddon } from './native.ts';
+import { loadNativeAddon, registerNativeKernels, PRECISIONS, type NativeAddon, type Precision } from './native.ts';
 import { registerWasmFallbackKernels } from './wasm_kernels.ts';
 import { registerFusedKernels, registerColumnSum, registerZeroCopyIdentity, type GroupNormAddon } from './fused.ts';
 import { registerTransformerKernels, type TransformerAddon } from './transformer.ts';
@@ -10,12 +10,21 @@ export type { Tensor, Variable } from './tf.ts';
 
 export type BackendName = 'native' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['native', 'wasm', 'cpu'];
+export { PRECISIONS, type Precision } from './native.ts';
+/** fp32 until the PneumoniaMNIST agreement check of bf16 passes (docs/performance.md, "bf16 inference"). */
+export const DEFAULT_PRECISION: Precision = 'fp32';
 
 export interface RuntimeOptions {
   /** 'auto' (default) picks the fastest that works: native, then wasm. */
   backend?: BackendName | 'auto';
   /** Threads for the native kernels; default MEDDIFF_THREADS or all cores. */
   threads?: number;
+  /**
+   * Inference precision of the native conv/matmul kernels: 'fp32' (default) or 'bf16' (env MEDDIFF_PRECISION).
+   * bf16 needs the native backend and a CPU with AVX512_BF16, and is refused otherwise; it is for inference only
+   * (the conv gradient kernels refuse to run under it).
+   */
+  precision?: Precision;
   /** The one-line notice saying which backend is active and why: true prints it to stderr (the CLI does), a function receives it; default: silent. */
   log?: boolean | ((line: string) => void);
 }
@@ -25,6 +34,8 @@ export interface RuntimeInfo {
   /** The tfjs backend underneath ('wasm' for both native and wasm). */
   tfBackend: string;
   threads: number;
+  /** Inference precision of the native conv/matmul kernels (always 'fp32' on wasm/cpu). */
+  precision: Precision;
   reason: string;
   simd: boolean;
   nativeKernels: string[];
@@ -49,6 +60,34 @@ function parseThreads(v: string | number | undefined, source: string): number | 
   return n;
 }
 
+/** Validates a precision; the error names the source (option or env variable) and the allowed values. */
+export function parsePrecision(v: string | undefined, source: string): Precision | undefined {
+  if (v === undefined || v === '') return undefined;
+  if ((PRECISIONS as readonly string[]).includes(v)) return v as Precision;
+  throw new Error(`${source}: unknown precision '${v}'; allowed: ${PRECISIONS.join(', ')}`);
+}
+
+/**
+ * Switches the native kernels' inference precision (primitives are cached per precision, so switching back
+ * and forth is cheap and fp32 results stay bit-identical). Refuses bf16 on wasm/cpu and on CPUs without bf16.
+ */
+export function setPrecision(precision: Precision): RuntimeInfo {
+  parsePrecision(precision, 'precision');
+  if (!current) throw new Error('setPrecision: call initRuntime first');
+  if (precision === 'bf16') {
+    if (current.backend !== 'native') {
+      throw new Error(`precision bf16 is only supported by the native backend (oneDNN); the active backend is '${current.backend}'` +
+        `${current.nativeError ? ` (${current.nativeError})` : ''}. Use precision fp32, or --backend native`);
+    }
+    if (typeof nativeAddon?.setPrecision !== 'function') {
+      throw new Error("precision bf16: the native addon predates it (no setPrecision); rebuild it with 'npm run build:native'");
+    }
+  }
+  if (current.backend === 'native' && typeof nativeAddon?.setPrecision === 'function') nativeAddon.setPrecision(precision);
+  current.precision = precision;  // in place: callers holding the RuntimeInfo see the switch
+  return current;
+}
+
 /** The active runtime, or null before initRuntime. */
 export function runtimeInfo(): RuntimeInfo | null { return current; }
 
@@ -64,8 +103,10 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
   parseBackend(requested, '--backend');
   const threads = parseThreads(opts.threads, 'threads') ?? parseThreads(process.env.MEDDIFF_THREADS, 'MEDDIFF_THREADS')
     ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const precision = opts.precision ?? parsePrecision(process.env.MEDDIFF_PRECISION, 'MEDDIFF_PRECISION') ?? DEFAULT_PRECISION;
+  parsePrecision(precision, '--precision');
   if (current) {
-    if (requested === 'auto' || requested === current.backend) return current;
+    if (requested === 'auto' || requested === current.backend) return precision === current.precision ? current : setPrecision(precision);
     throw new Error(`runtime already initialised with backend '${current.backend}'; cannot switch to '${requested}' in the same process`);
   }
   let backend: BackendName;
@@ -107,12 +148,14 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
   if (backend !== 'cpu') fallbackKernels.push(...registerTransformerKernels(backend === 'native' ? (nativeAddon as unknown as TransformerAddon) : null));
   const simd = backend !== 'cpu' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   current = {
-    backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, reason, simd,
+    backend, tfBackend: tf.getBackend(), threads: backend === 'native' ? threads : 1, precision: DEFAULT_PRECISION, reason, simd,
     nativeKernels, fallbackKernels, libraries, nativeError,
   };
+  if (precision !== DEFAULT_PRECISION) setPrecision(precision);
   const log = opts.log ?? false;
   if (log) {
-    const line = `meddiff: backend ${backend} (${reason}), ${current.threads} thread${current.threads > 1 ? 's' : ''}`;
+    const line = `meddiff: backend ${backend} (${reason}), ${current.threads} thread${current.threads > 1 ? 's' : ''}` +
+      (current.precision !== DEFAULT_PRECISION ? `, precision ${current.precision}` : '');
     if (typeof log === 'function') log(line); else process.stderr.write(line + '\n');
   }
   return current;

@@ -15,12 +15,30 @@ const require = createRequire(import.meta.url);
 /** Where `npm run build:native` puts the addon. */
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/meddiff_native.node', import.meta.url));
 
+/**
+ * The addon file to load: MEDDIFF_NATIVE_ADDON=<path to a .node> (developer option: test or bench an addon built
+ * in another folder while processes of this checkout keep the one in native/build loaded), else NATIVE_ADDON_PATH.
+ */
+export function nativeAddonPath(): string {
+  return process.env.MEDDIFF_NATIVE_ADDON || NATIVE_ADDON_PATH;
+}
+
+/** Inference precision of the native forward conv / matmul kernels ('bf16' needs AVX512_BF16; backward stays fp32). */
+export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+
 export interface NativeAddon {
-  /** Library facts: onednn, isa, cpuRuntime, ompMaxThreads, ompNumProcs, napi. */
+  /** Library facts: onednn, isa, cpuRuntime, ompMaxThreads, ompNumProcs, napi, bf16 ('yes' when the CPU has bf16 dot products). */
   version(): Record<string, string>;
   /** omp_set_num_threads(n) (clears the primitive cache when it changes); returns the thread count now in use. */
   setThreads(n: number): number;
   getThreads(): number;
+  /**
+   * Inference precision of forward conv/matmul ('fp32' default); returns the mode now active. 'bf16' throws
+   * where the CPU has no bf16 ISA (version().bf16 === 'no'). Backward kernels always run fp32.
+   */
+  setPrecision(mode: Precision): Precision;
+  getPrecision(): Precision;
   /**
    * kind 0: forward, offsets [x, filter, y, bias?, prelu?]; kind 1: backward-data, [dy, filter, dx];
    * kind 2: backward-filter, [x, dy, dw]. geom: N,IH,IW,Ci,KH,KW,Co,OH,OW,sh,sw,dh,dw,pt,pl,pb,pr.
@@ -64,11 +82,13 @@ let loaded: NativeLoad | null = null;
 export function loadNativeAddon(): NativeLoad {
   if (process.env.MEDDIFF_NATIVE === '0') return { addon: null, error: 'disabled by MEDDIFF_NATIVE=0' };
   if (loaded) return loaded;
-  if (!existsSync(NATIVE_ADDON_PATH)) {
-    return { addon: null, error: "native/build/Release/meddiff_native.node not built (run 'npm run build:native')" };
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    return { addon: null, error: file === NATIVE_ADDON_PATH ? "native/build/Release/meddiff_native.node not built (run 'npm run build:native')"
+      : `MEDDIFF_NATIVE_ADDON=${file} does not exist (unset it to use native/build)` };
   }
   try {
-    const addon = require(NATIVE_ADDON_PATH) as NativeAddon;
+    const addon = require(file) as NativeAddon;
     if (typeof addon.conv2d !== 'function' || typeof addon.matmul !== 'function') {
       return { addon: null, error: 'meddiff_native.node is stale (missing conv2d/matmul); rebuild with npm run build:native' };
     }
@@ -238,8 +258,20 @@ function conv2dKernel(addon: NativeAddon, fused: boolean) {
   };
 }
 
+/**
+ * Gradients under bf16 forward would be the gradients of a different (rounded) network: bf16 is an
+ * inference setting, so the backward kernels refuse it instead of silently mixing precisions.
+ */
+function refuseBf16Backward(addon: NativeAddon, kernel: string): void {
+  if (typeof addon.getPrecision === 'function' && addon.getPrecision() === 'bf16') {
+    throw new Error(`meddiff native ${kernel}: precision bf16 is for inference only (gradients need fp32 forward passes); ` +
+      "train with --precision fp32 (or unset MEDDIFF_PRECISION)");
+  }
+}
+
 function conv2dBackpropInputKernel(addon: NativeAddon) {
   return (args: KernelArgs, be: WasmBackendLike): tf.TensorInfo => {
+    refuseBf16Backward(addon, 'Conv2DBackpropInput');
     const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
     const a = (args.attrs ?? {}) as Record<string, unknown>;
     checkNHWC(a.dataFormat);
@@ -256,6 +288,7 @@ function conv2dBackpropInputKernel(addon: NativeAddon) {
 
 function conv2dBackpropFilterKernel(addon: NativeAddon) {
   return (args: KernelArgs, be: WasmBackendLike): tf.TensorInfo => {
+    refuseBf16Backward(addon, 'Conv2DBackpropFilter');
     const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
     const a = (args.attrs ?? {}) as Record<string, unknown>;
     checkNHWC(a.dataFormat);
