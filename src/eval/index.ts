@@ -32,7 +32,7 @@ export type { CalibratedFigures } from './calibrated.ts';
 export { measureSubset, measureBaselineSubset } from './check.ts';
 export type { SubsetCheckSpec, SubsetCheckResult } from './check.ts';
 export { oodDetection } from './ood.ts';
-export type { OodReport, OodOptions, OodSetResult } from './ood.ts';
+export type { OodReport, OodOptions, OodSetResult, InDistribution } from './ood.ts';
 export { judgeCounterfactuals, contentImage } from './judge.ts';
 export type { JudgeResult } from './judge.ts';
 export { evaluateBaseline } from './evaluate-baseline.ts';

@@ -26,3 +26,27 @@ export function oodScore(meanErrors: readonly number[]): number {
   for (const e of meanErrors) if (e < m) m = e;
   return m;
 }
+
+export interface ConformalThreshold {
+  threshold: number;
+  /** 1-based rank of the threshold among the sorted scores: ⌈(n + 1)(1 − α)⌉, at most n. */
+  rank: number;
+  /** The rank exceeded n (too few scores for this α): the threshold is the largest score, and the flag rate bound no longer holds. */
+  capped: boolean;
+}
+
+/**
+ * Split-conformal threshold: the ⌈(n + 1)(1 − α)⌉-th smallest of n calibration scores, so that a
+ * new exchangeable in-distribution score exceeds it with probability ≤ α. With too few scores that
+ * rank exceeds n: the largest score is used and `capped` says so.
+ */
+export function conformalThreshold(scores: ArrayLike<number>, alpha: number): ConformalThreshold {
+  const n = scores.length;
+  if (n === 0) throw new Error('conformalThreshold: no scores');
+  if (!(alpha > 0 && alpha < 1)) throw new Error(`conformalThreshold: alpha must be in (0, 1), got ${alpha}`);
+  const s = Array.from(scores).sort((a, b) => a - b);
+  // the tiny slack keeps (n + 1)(1 − α) = 515.0000000001 from rounding up to 516
+  const k = Math.ceil((n + 1) * (1 - alpha) - 1e-9);
+  const rank = Math.max(1, Math.min(k, n));
+  return { threshold: s[rank - 1]!, rank, capped: k > n };
+}

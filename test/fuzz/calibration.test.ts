@@ -47,6 +47,12 @@ test('calibration: each wrong-typed field is refused naming the file and the fie
   bad({ fittedOn: null }, 'fittedOn');
   bad({ fittedOn: { ...base.fittedOn, n: '11' } }, 'fittedOn.n');
   bad({ weightsSha256: 42 }, 'weightsSha256');
+  const ms = { score: 'multiscale', threshold: 3, quantile: 0.98, times: [0.1, 0.9], mean: [0, 1], precision: [[1, 0], [0, 1]], ridge: 0, trainImages: 300, seed: 0, fittedOn: { split: 'val', images: 9, rank: 9, capped: true } };
+  bad({ ood: { ...ms, mean: [0] } }, 'ood.mean');
+  bad({ ood: { ...ms, precision: [[1, 2], [2, 1]] } }, 'ood.precision');
+  bad({ ood: { ...ms, fittedOn: { ...ms.fittedOn, rank: 0 } } }, 'ood.fittedOn.rank');
+  fs.writeFileSync(f, JSON.stringify({ ...base, ood: ms }));
+  assert.deepEqual(loadCalibration(tmp.dir)!.ood, ms);
   fs.writeFileSync(f, 'null');
   assert.throws(() => loadCalibration(tmp.dir), new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a meddiff calibration \\(expected a JSON object`));
 });
