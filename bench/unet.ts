@@ -12,9 +12,9 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { initRuntime, parsePrecision, setPrecision, tf, type Precision } from '../src/runtime/index.ts';
 import { useFusedTransformerKernels } from '../src/runtime/transformer.ts';
-import { createDenoiser, type Denoiser } from '../src/models/index.ts';
+import { createDenoiser } from '../src/models/index.ts';
 import { Adam } from '../src/train/index.ts';
-import { machine, timeMedian, writeResult } from './common.ts';
+import { forwardGflopPerImage as forwardGflop, machine, timeMedian, writeResult } from './common.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -29,24 +29,6 @@ for (const a of archs) if (!PRESETS[a]) throw new Error(`--arch: unknown '${a}';
 
 const batch = (b: number) => ({ x: tf.randomNormal([b, 16, 16, 4]), logSnr: tf.randomUniform([b], -15, 15), y: tf.randomUniform([b], 0, 3, 'int32') });
 const train = batch(trainBatch), infer = batch(inferBatch);
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-/** Forward FLOPs per image (multiply-adds × 2) of the convolutions and matmuls, from the kernels a small batch runs. */
-async function forwardGflop(model: Denoiser): Promise<number> {
-  const b = batch(2);
-  const prof = await tf.profile(() => { tf.tidy(() => { model.apply(b.x, b.logSnr, b.y).dataSync(); }); });
-  let f = 0;
-  for (const k of prof.kernels) {
-    const out = k.outputShapes[0] as number[], ins = k.inputShapes as number[][];
-    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') f += 2 * size(out) * ins[1]![0]! * ins[1]![1]! * ins[1]![2]!;
-    if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') {
-      const a = ins[0]!, m = out[out.length - 2]!;
-      f += 2 * size(out) * (a[a.length - 1]! * a[a.length - 2]!) / m;
-    }
-  }
-  tf.dispose([b.x, b.logSnr, b.y]);
-  return f / 2 / 1e9;
-}
 
 /** Median ms per precision of the inference step, the precisions alternating call by call (after one warm-up each). */
 async function comparePrecisions(arch: string, precisions: Precision[]) {

@@ -16,6 +16,7 @@ import { describe, test } from 'node:test';
 import { initRuntime, tf } from '../../src/runtime/index.ts';
 import { loadNativeAddon, nativeStats, NATIVE_KERNELS } from '../../src/runtime/native.ts';
 import { FALLBACK_KERNEL_FUNCS } from '../../src/runtime/wasm_kernels.ts';
+import { uniformRng as rng } from '../helpers.ts';
 
 const TOL_FWD = 2e-5;
 const TOL_GRAD = 1e-4;
@@ -29,16 +30,6 @@ await tf.setBackend(active);
 // ------------------------------------------------------------------------------------------------
 // helpers
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let seed = 1;
 function rand(shape: number[], scale = 1): { shape: number[]; data: Float32Array } {
   const r = rng(seed++);

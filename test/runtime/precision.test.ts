@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { initRuntime, parsePrecision, runtimeInfo, setPrecision, tf } from '../../src/runtime/index.ts';
 import { loadNativeAddon } from '../../src/runtime/native.ts';
+import { uniformRng as rng } from '../helpers.ts';
 
 const TOL_BF16 = 1e-2;
 /** bf16 must change the result at least this much, or the bf16 path did not run. */
@@ -29,16 +30,6 @@ const bf16Skip: string | false = !addon ? `native backend not active (${info.nat
       : false;
 after(() => { if (runtimeInfo()?.backend === 'native' && !bf16Skip) setPrecision('fp32'); });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let seed = 7;
 function rand(shape: number[], scale = 1): tf.Tensor {
   const r = rng(seed++);
