@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initRuntime } from '../runtime/index.ts';
 import { loadPipeline, type DiffusionPipeline } from '../pipeline/index.ts';
 import { decodeImageBytes } from '../data/index.ts';
-import { classifyPixels, classifySettings, describeResult, type ClassifyOptions } from '../classify/index.ts';
+import { classifyPixels, classifySettings, describeResult, multiscaleScores, type ClassifyOptions } from '../classify/index.ts';
 import { encodePng, explain, toUint8, EXPLAIN_QUALITY } from '../explain/index.ts';
 import { CANCELLED, TIMED_OUT, type ClassifyFields, type ExplainFields, type JobMessage, type LoadedModel, type ServedModel, type WorkerInit, type WorkerMessage } from './protocol.ts';
 import { classifyResult, explainResult } from './results.ts';
@@ -94,7 +94,10 @@ async function runJob(job: JobMessage): Promise<unknown> {
   });
   progress('images', 0, 1);
   const settings = classifySettings(p, { ...copt, logger: undefined });
-  const r = await explainResult(e!, describeResult(p, e!.prediction, settings), p.classNames, (performance.now() - t0) / 1000);
+  // a multiscale OOD calibration needs its own 10 forward passes on the input (the explanation's pairs don't give it)
+  const fit = settings.ood?.score === 'multiscale' ? settings.ood : null;
+  const ms = fit ? multiscaleScores(p, e!.input, 1, fit, { signal })[0] : undefined;
+  const r = await explainResult(e!, describeResult(p, e!.prediction, settings, ms), p.classNames, (performance.now() - t0) / 1000);
   return { ...r, ...(warnings.length ? { warnings } : {}) };
 }
 
