@@ -66,7 +66,7 @@ function fitGaussian(f: number[][]) {
   return (x: number[]) => { const y = x.map((v, i) => v - mu[i]!); return Math.sqrt(y.reduce((s, yi, i) => s + yi * P[i]!.reduce((t, pij, j) => t + pij * y[j]!, 0), 0)); };
 }
 
-const ham = '/work/shared/data/ham10000/split.csv';
+const ham = '../shared/data/ham10000/split.csv'; // pass this same relative path on the command line
 const load = (data: string, split: string, limit?: number) => p.loadSplit(data, split, { limit, csv: data === ham ? { labelColumn: 'melanoma' } : undefined });
 const t0 = Date.now();
 const train = await load(inData!, 'train', 300);
