@@ -10,7 +10,7 @@
 // pure function of (seed, parser, index): `--child npz --start 1234 --count 1 --seed 1 --dump x.bin` writes one out.
 //
 //   node --import tsx scripts/fuzz.mjs [--per-parser 100000] [--seconds-per-input 2] [--seed 1]
-//        [--only npy,npz,csv,safetensors,calibration,decode] [--max-seconds 0] [--decode-seconds 300]
+//        [--only npy,npz,csv,safetensors,calibration,decode,dicom-codecs] [--max-seconds 0] [--decode-seconds 300]
 //        [--decode-inputs N (default: --per-parser)] [--jobs 2] [--out bench/results/fuzz.json]
 // --decode-seconds caps the sharp/DICOM decode path (slower per input) at that many seconds.
 import { spawn } from 'node:child_process';
@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PARSERS = ['npy', 'npz', 'csv', 'safetensors', 'calibration', 'decode'];
+const PARSERS = ['npy', 'npz', 'csv', 'safetensors', 'calibration', 'decode', 'dicom-codecs'];
 // progress record: Float64 slots
 const REC = { index: 0, ok: 1, clear: 2, crash: 3, hang: 4, done: 5, maxMs: 6, maxMsIndex: 7, slow: 8, elapsed: 9 };
 const REC_LEN = 16;
@@ -53,9 +53,12 @@ function args(argv) {
 // ------------------------------------------------------------------ child: run one parser's range
 
 async function child(o) {
+  // the codec sandbox must stop a looping codec before the per-input limit does
+  process.env.MEDDIFF_CODEC_TIMEOUT_MS ??= String(Math.floor(o.secondsPerInput * 500));
   const { allTargets, makeInput, runOne } = await import('../test/fuzz/targets.ts');
+  const { codecTarget } = await import('../test/fuzz/codec-target.ts');
   const { prng, hashSeed } = await import('../test/fuzz/mutate.ts');
-  const t = allTargets().find((x) => x.name === o.child);
+  const t = [...allTargets(), codecTarget].find((x) => x.name === o.child);
   const seeds = await t.seeds();
   const input = (i) => makeInput(t, seeds, prng(hashSeed(o.seed, t.name, i)));
   if (o.dump) { fs.writeFileSync(o.dump, input(o.start).bytes); process.stdout.write(`wrote input ${o.start} (${input(o.start).how}) to ${o.dump}\n`); return; }

@@ -1,16 +1,20 @@
 /**
  * DICOM images via dicom-parser: uncompressed (implicit/explicit VR, little/big endian, deflated)
- * and encapsulated (RLE in TypeScript; JPEG baseline, JPEG lossless, JPEG-LS and JPEG 2000 through
- * codecs loaded only when such a file is met). One frame per call (`frame`, default the first).
+ * and encapsulated (RLE in TypeScript; JPEG baseline, JPEG lossless, JPEG-LS, JPEG 2000 and HTJ2K
+ * through codecs loaded only when such a file is met). One frame per call (`frame`, default the first).
  *
  * Grayscale: stored value → Modality LUT (Rescale Slope/Intercept) → VOI LUT (Window Center/Width
  * when present, else the frame's min–max) → [0, 1], inverted for MONOCHROME1.
- * Colour: RGB, YBR_FULL and YBR_FULL_422 (converted to RGB), planar configuration handled; 8-bit out.
+ * Colour: RGB, YBR_FULL and YBR_FULL_422 (converted to RGB), planar configuration handled, and
+ * PALETTE COLOR (through its red/green/blue lookup tables); 8-bit RGB out.
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DecodedImage } from './image.ts';
 import type { CodecFrame } from './codecs/external.ts';
+import { codestreamDims, endsWithEoi, frameData } from './dicom-frames.ts';
+
+export { codestreamDims } from './dicom-frames.ts';
 
 export interface DicomDecodeOptions {
   /** Frame of a multi-frame image to decode (0-based, default 0). */
@@ -37,21 +41,21 @@ export const DICOM_UNCOMPRESSED: Record<string, string> = {
 /** Compressed transfer syntaxes decodeDicom reads. */
 export const DICOM_COMPRESSED: Record<string, string> = {
   '1.2.840.10008.1.2.4.50': 'JPEG Baseline (Process 1)',
-  '1.2.840.10008.1.2.4.51': 'JPEG Extended (Process 2 & 4), 8-bit only',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended (Process 2 & 4)',
   '1.2.840.10008.1.2.4.57': 'JPEG Lossless, Non-Hierarchical (Process 14)',
   '1.2.840.10008.1.2.4.70': 'JPEG Lossless, First-Order Prediction',
   '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
   '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
   '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless Only',
   '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+  '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
+  '1.2.840.10008.1.2.4.202': 'HTJ2K Lossless RPCL',
+  '1.2.840.10008.1.2.4.203': 'HTJ2K',
   '1.2.840.10008.1.2.5': 'RLE Lossless',
 };
 
 /** Known but not decoded: named in the error. */
 const DICOM_UNSUPPORTED: Record<string, string> = {
-  '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
-  '1.2.840.10008.1.2.4.202': 'HTJ2K Lossless RPCL',
-  '1.2.840.10008.1.2.4.203': 'HTJ2K',
   '1.2.840.10008.1.2.4.100': 'MPEG2',
   '1.2.840.10008.1.2.4.102': 'MPEG-4 AVC/H.264',
   '1.2.840.10008.1.2.4.110': 'JPEG XL Lossless',
@@ -112,10 +116,12 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
   if (bitsStored < 1 || bitsStored > bitsAllocated) throw bad(`BitsStored ${bitsStored} with BitsAllocated ${bitsAllocated}; the header is inconsistent — re-export the file`);
   const isMono = photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2';
   const colourKinds = ['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_RCT', 'YBR_ICT'];
-  if (!(isMono && spp === 1) && !(colourKinds.includes(photometric) && spp === 3)) {
-    throw bad(`PhotometricInterpretation ${photometric} with ${spp} samples (supported: MONOCHROME1/2, RGB, YBR_FULL, YBR_FULL_422); convert with gdcmconv/dcmconv`);
+  const isPalette = photometric === 'PALETTE COLOR';
+  if (!((isMono || isPalette) && spp === 1) && !(colourKinds.includes(photometric) && spp === 3)) {
+    throw bad(`PhotometricInterpretation ${photometric} with ${spp} samples (supported: MONOCHROME1/2, PALETTE COLOR, RGB, YBR_FULL, YBR_FULL_422); convert with gdcmconv/dcmconv`);
   }
-  if ((photometric === 'YBR_RCT' || photometric === 'YBR_ICT') && !ts.startsWith('1.2.840.10008.1.2.4.9')) {
+  const isJ2k = ts.startsWith('1.2.840.10008.1.2.4.9') || ts.startsWith('1.2.840.10008.1.2.4.20');
+  if ((photometric === 'YBR_RCT' || photometric === 'YBR_ICT') && !isJ2k) {
     throw bad(`PhotometricInterpretation ${photometric} outside JPEG 2000; the header is inconsistent — re-export the file`);
   }
   if (photometric.startsWith('YBR') && bitsAllocated !== 8) throw bad(`${photometric} with BitsAllocated ${bitsAllocated} (supported: 8); convert with gdcmconv/dcmconv`);
@@ -131,7 +137,9 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
 
   let at: (i: number) => number;
   let layout: CodecFrame['layout'] | 'ybr422' = planar === 1 ? 'plane' : 'pixel';
-  let colour = photometric === 'RGB' || photometric === 'YBR_RCT' || photometric === 'YBR_ICT' ? 'RGB' : photometric.startsWith('YBR') ? 'YBR' : 'mono';
+  let colour = photometric === 'RGB' || photometric === 'YBR_RCT' || photometric === 'YBR_ICT' ? 'RGB' : photometric.startsWith('YBR') ? 'YBR' : isPalette ? 'palette' : 'mono';
+  // Read the palettes before any decoding, so a bad palette fails fast.
+  const palette = isPalette ? (await import('./dicom-palette.ts')).readPalette(ds, path, signed) : undefined;
   if (!compressed) {
     if (pixel.encapsulatedPixelData) throw corrupt(`PixelData is encapsulated but the transfer syntax ${ts} is uncompressed`);
     // Uncompressed YBR_FULL_422 stores Y1 Y2 Cb Cr for each pair of pixels: 2 samples per pixel on average.
@@ -155,26 +163,37 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     if (dims && (dims.width !== cols || (dims.height !== 0 && dims.height !== rows) || dims.components !== spp)) {
       throw corrupt(`frame ${frame}'s codestream is ${dims.width}x${dims.height}x${dims.components}, the header says ${cols}x${rows}x${spp}`);
     }
-    const { decodeJpegBaseline, decodeJpegLs, decodeJpeg2000, decodeJpegLossless, CodecError, CodecMissingError } = await import('./codecs/external.ts');
+    const { CodecError, CodecMissingError } = await import('./codecs/external.ts');
+    // Third-party codecs run in a worker with a time limit (a damaged stream can make one loop).
+    const { decodeSandboxed } = await import('./codecs/sandbox.ts');
     let out: CodecFrame;
     try {
       if (ts === '1.2.840.10008.1.2.5') {
         const { decodeRle } = await import('./codecs/rle.ts');
         out = decodeRle(data, rows, cols, spp, bytesPer);
       } else if (ts === '1.2.840.10008.1.2.4.50' || ts === '1.2.840.10008.1.2.4.51') {
-        if (bitsStored > 8) throw bad(`${bitsStored}-bit JPEG Extended is not supported (8-bit only); convert with dcmdjpeg or gdcmconv --raw`);
-        out = await decodeJpegBaseline(data);
-        if (out.components === 3) colour = 'RGB'; // libjpeg returns RGB whatever the YBR label
+        if (bitsStored > 8) {
+          // 12-bit (process 4): our decoder; components come back as coded (YBR stays YBR).
+          if (ts !== '1.2.840.10008.1.2.4.51') throw corrupt(`JPEG Baseline holds 8-bit samples, the header says BitsStored ${bitsStored}`);
+          if (bitsStored > 12) throw bad(`${bitsStored}-bit JPEG Extended (the standard allows 8 or 12 bits); re-export the file`);
+          const { decodeJpegExtended } = await import('./codecs/jpeg-extended.ts');
+          out = decodeJpegExtended(data);
+        } else {
+          out = await decodeSandboxed('jpeg', data, hw);
+          if (out.components === 3) colour = 'RGB'; // libjpeg returns RGB whatever the YBR label
+        }
       } else if (ts === '1.2.840.10008.1.2.4.57' || ts === '1.2.840.10008.1.2.4.70') {
         if (spp === 3 && bytesPer === 2) throw bad('16-bit colour JPEG Lossless is not supported; convert with dcmdjpeg or gdcmconv --raw');
-        out = decodeJpegLossless(data, bytesPer);
+        out = await decodeSandboxed('jpeg-lossless', data, hw, bytesPer);
       } else if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') {
         // CharLS needs the end-of-image marker anyway, and on a stream cut inside a scan it can spin
         // for tens of seconds before failing: refuse a missing EOI up front.
         if (!endsWithEoi(data)) throw corrupt(`frame ${frame}'s JPEG-LS codestream has no end-of-image marker (FFD9): it is truncated`);
-        out = await decodeJpegLs(data);
+        out = await decodeSandboxed('jpeg-ls', data, hw);
+      } else if (ts.startsWith('1.2.840.10008.1.2.4.20')) {
+        out = await decodeSandboxed('htj2k', data, hw);
       } else {
-        out = await decodeJpeg2000(data);
+        out = await decodeSandboxed('jpeg2000', data, hw);
       }
     } catch (e) {
       if (e instanceof CodecMissingError) throw new Error(`${path}: cannot decode ${tsName}: ${e.message}, or convert the file to uncompressed (gdcmconv --raw in.dcm out.dcm)`);
@@ -198,6 +217,10 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     return v;
   };
 
+  if (palette) {
+    const { applyPalette } = await import('./dicom-palette.ts');
+    return { data: applyPalette(palette, hw, sample), width: cols, height: rows, channels: 3, bitDepth: 8, format: 'dicom', path };
+  }
   if (colour !== 'mono') {
     const out = new Uint8Array(n);
     const shift = Math.max(0, bitsStored - 8);
@@ -280,101 +303,4 @@ function inflate(arr: Uint8Array, position: number, cap: number): Uint8Array {
   full.set(arr.subarray(0, position));
   full.set(inflated, position);
   return full;
-}
-
-/**
- * The compressed bytes of one frame: its fragments (chosen by the Extended or Basic Offset Table,
- * else one fragment per frame, else by JPEG/J2K start markers), each checked against the buffer.
- */
-function frameData(ds: dicomParser.DataSet, pixel: dicomParser.Element, frame: number, frames: number, corrupt: (why: string) => Error): Uint8Array {
-  const frags = pixel.fragments ?? [];
-  const buf = ds.byteArray;
-  if (frags.length === 0) throw corrupt('encapsulated PixelData holds no fragments');
-  for (const [k, f] of frags.entries()) {
-    if (f.length < 0 || f.position + f.length > buf.length) {
-      throw corrupt(`fragment ${k + 1} claims ${f.length} bytes at byte ${f.position}, but the file ends at byte ${buf.length}`);
-    }
-  }
-  let sel: number[];
-  if (frames === 1) {
-    sel = frags.map((_, k) => k);
-  } else {
-    const table = extendedOffsets(ds) ?? (pixel.basicOffsetTable?.length ? pixel.basicOffsetTable : undefined);
-    if (table) {
-      if (table.length !== frames) throw corrupt(`the offset table lists ${table.length} frames, NumberOfFrames says ${frames}`);
-      const start = table[frame], end = frame + 1 < frames ? table[frame + 1] : Infinity;
-      sel = frags.flatMap((f, k) => (f.offset >= start && f.offset < end ? [k] : []));
-    } else if (frags.length === frames) {
-      sel = [frame];
-    } else {
-      // No offset table and more fragments than frames: a frame starts at a JPEG SOI or J2K SOC marker.
-      const starts = frags.flatMap((f, k) => {
-        const b0 = buf[f.position], b1 = buf[f.position + 1];
-        return f.length >= 2 && b0 === 0xff && (b1 === 0xd8 || b1 === 0x4f) ? [k] : [];
-      });
-      if (starts.length !== frames) throw corrupt(`${frags.length} fragments for ${frames} frames and no offset table to tell them apart`);
-      const end = frame + 1 < frames ? starts[frame + 1] : frags.length;
-      sel = Array.from({ length: end - starts[frame] }, (_, i) => starts[frame] + i);
-    }
-    if (sel.length === 0) throw corrupt(`no fragment found for frame ${frame}`);
-  }
-  if (sel.length === 1) {
-    const f = frags[sel[0]];
-    return buf.subarray(f.position, f.position + f.length);
-  }
-  const total = sel.reduce((a, k) => a + frags[k].length, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const k of sel) { const f = frags[k]; out.set(buf.subarray(f.position, f.position + f.length), o); o += f.length; }
-  return out;
-}
-
-/**
- * Width, height and components from a JPEG / JPEG-LS SOFn segment or a JPEG 2000 SIZ marker
- * (raw codestream or JP2 file), without decoding; undefined when not found.
- */
-export function codestreamDims(b: Uint8Array): { width: number; height: number; components: number } | undefined {
-  const u16 = (i: number) => (b[i] << 8) | b[i + 1];
-  const u32 = (i: number) => ((b[i] << 24) >>> 0) + (b[i + 1] << 16) + (b[i + 2] << 8) + b[i + 3];
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
-    for (let i = 2; i + 4 <= b.length;) {
-      if (b[i] !== 0xff) return undefined;
-      const m = b[i + 1];
-      if (m === 0xff) { i++; continue; } // fill byte
-      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // markers without a length
-      const len = u16(i + 2);
-      // SOF0–3, 5–7, 9–11, 13–15 and JPEG-LS SOF55: P, Y, X, Nf.
-      if ((m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) || m === 0xf7) {
-        if (i + 10 > b.length) return undefined;
-        return { height: u16(i + 5), width: u16(i + 7), components: b[i + 9] };
-      }
-      if (m === 0xda || m === 0xd9) return undefined; // scan or end before any frame header
-      i += 2 + len;
-    }
-    return undefined;
-  }
-  // J2K: SOC (FF4F) then SIZ (FF51): Lsiz Rsiz Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz Csiz.
-  const limit = Math.min(b.length - 42, 4096);
-  for (let i = 0; i <= limit; i++) {
-    if (b[i] === 0xff && b[i + 1] === 0x4f && b[i + 2] === 0xff && b[i + 3] === 0x51) {
-      const p = i + 4;
-      return { width: u32(p + 4) - u32(p + 12), height: u32(p + 8) - u32(p + 16), components: u16(p + 36) };
-    }
-  }
-  return undefined;
-}
-
-/** Whether a JPEG-family codestream ends with EOI (FFD9), allowing the zero padding of an even-length fragment. */
-function endsWithEoi(b: Uint8Array): boolean {
-  let e = b.length;
-  while (e > 2 && b[e - 1] === 0 && b.length - e < 16) e--;
-  return e >= 2 && b[e - 2] === 0xff && b[e - 1] === 0xd9;
-}
-
-/** Extended Offset Table (7FE0,0001), 64-bit offsets, when present. */
-function extendedOffsets(ds: dicomParser.DataSet): number[] | undefined {
-  const el = ds.elements.x7fe00001;
-  if (!el || el.length < 8 || el.length % 8 !== 0 || el.dataOffset + el.length > ds.byteArray.length) return undefined;
-  const dv = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, el.length);
-  return Array.from({ length: el.length / 8 }, (_, i) => Number(dv.getBigUint64(i * 8, true)));
 }

@@ -2,7 +2,8 @@
 // waiting (then QueueFullError → 429), a per-job time limit, cancellation when the client goes
 // away (through shared memory, since the worker computes synchronously), and a fresh worker
 // when one dies.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../util/index.ts';
 import type { ExplainProgress, QueueState } from './api-types.ts';
 import { CANCELLED, TIMED_OUT, type ExplainFields, type JobKind, type JobMessage, type LoadedModel, type WorkerInit, type WorkerMessage } from './protocol.ts';
 
@@ -38,16 +39,14 @@ export interface PoolOptions extends WorkerInit {
   onLog?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
-/** The compute worker: dist/server/worker.js when compiled; from source (tsx, tests) worker.ts, with tsx registered inside the worker first. */
 /** Why the event loop stopped a job (CANCELLED, TIMED_OUT), or 0. */
 function flagOf(job: { cancel: SharedArrayBuffer }): number {
   return Atomics.load(new Int32Array(job.cancel), 0);
 }
 
+/** The compute worker: dist/server/worker.js when compiled; from source (tsx, tests) worker.ts. */
 function newWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData });
+  return startModuleWorker(import.meta.url, 'worker', workerData);
 }
 
 export class ComputePool {

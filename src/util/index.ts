@@ -3,3 +3,4 @@ export { Rng, hashSeed, seedState, type RngState } from './rng.ts';
 export { writeFileAtomic, readJsonOrNull } from './io.ts';
 export { escapeHtml } from './html.ts';
 export { portablePath } from './paths.ts';
+export { startModuleWorker } from './worker.ts';

@@ -87,10 +87,10 @@ test('decode: DICOM MONOCHROME1 inverts, 12-bit stored masks high bits, 8-bit an
 
 test('decode: unsupported or broken compressed DICOM says what to do', async () => {
   // A transfer syntax meddiff does not decode gets the conversion hint.
-  const f = join(tmp.dir, 'htj2k.dcm');
-  writeFileSync(f, makeDicom({ rows: 2, cols: 2, pixels: [0, 1, 2, 3], bitsAllocated: 8, transferSyntax: TS.htj2k }));
+  const f = join(tmp.dir, 'jpegxl.dcm');
+  writeFileSync(f, makeDicom({ rows: 2, cols: 2, pixels: [0, 1, 2, 3], bitsAllocated: 8, transferSyntax: TS.jpegXl }));
   await assert.rejects(decodeImage(f), {
-    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.201 (HTJ2K Lossless) in ${f}: ` +
+    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.110 (JPEG XL Lossless) in ${f}: ` +
       'convert to uncompressed, e.g. with dcmdjpeg/gdcmconv (gdcmconv --raw in.dcm out.dcm)',
   });
   // JPEG baseline is decoded now; an empty JPEG (SOI, EOI) is a corrupt file, named, with the fixes.

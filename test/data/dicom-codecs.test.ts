@@ -7,12 +7,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeImage, decodeImageBytes } from '../../src/data/decode.ts';
 import { makeDicom, patchUS, TS, tempDir, type DicomImageSpec } from './helpers.ts';
-import { encodeJpeg2000, encodeJpegBaseline, encodeJpegLossless, encodeJpegLs, encodeRle } from './encoders.ts';
+import { encodeHtj2k, encodeJpeg2000, encodeJpegBaseline, encodeJpegLossless, encodeJpegLs, encodeRle } from './encoders.ts';
 
 const tmp = tempDir('meddiff-dicom-');
 after(tmp.cleanup);
@@ -63,6 +63,9 @@ test('dicom codecs: lossless twins decode to exactly the uncompressed pixels', a
     ['JPEG-LS', TS.jpegLs, ['gray12', 'signed', 'gray8', 'rgb'], (k) => encodeJpegLs(typed(k), H, W, b(k).spp, b(k).bits)],
     ['JPEG 2000', TS.j2kLossless, ['gray12', 'signed', 'gray8', 'rgb'],
       (k) => encodeJpeg2000(BASE[k].pixels as Uint8Array | Uint16Array | Int16Array, H, W, b(k).spp, b(k).bits, { signed: k === 'signed' })],
+    ['HTJ2K', TS.htj2k, ['gray12', 'signed', 'gray8', 'rgb'],
+      (k) => encodeHtj2k(BASE[k].pixels as Uint8Array | Uint16Array | Int16Array, H, W, b(k).spp, b(k).bits, { signed: k === 'signed' })],
+    ['HTJ2K RPCL', TS.htj2kRpcl, ['gray12'], (k) => encodeHtj2k(typed(k), H, W, 1, 12)],
     ['JPEG lossless SV1', TS.jpegLosslessSV1, ['gray12', 'signed', 'gray8', 'rgb'], (k) => encodeJpegLossless(typed(k), H, W, b(k).spp, b(k).bits, 1)],
     ['JPEG lossless predictor 6', TS.jpegLossless, ['gray12', 'gray8'], (k) => encodeJpegLossless(typed(k), H, W, b(k).spp, b(k).bits, 6)],
   ];
@@ -105,6 +108,23 @@ test('dicom codecs: lossy twins stay within the stated tolerance', async () => {
       encapsulated: [[await encodeJpeg2000(SMOOTH12, H, W, 1, 12, { ratio: 4 })]] });
     const e = maxErr(d.data, SMOOTH12, 4095);
     assert.ok(e.max <= 41 && e.mean <= 8, `JPEG 2000 4:1: ${JSON.stringify(e)}`);
+  }
+  // HTJ2K irreversible (quantisation step 0.002 of the range) on the same image: the same bounds.
+  {
+    const d = await decodeSpec({ rows: H, cols: W, pixels: SMOOTH12, bitsStored: 12, ...in12, transferSyntax: TS.htj2kLossy,
+      encapsulated: [[await encodeHtj2k(SMOOTH12, H, W, 1, 12, { step: 0.002 })]] });
+    const e = maxErr(d.data, SMOOTH12, 4095);
+    assert.ok(e.max <= 41 && e.mean <= 8 && e.max > 0, `HTJ2K lossy: ${JSON.stringify(e)}`);
+  }
+  // 12-bit JPEG extended (process 4, DCMTK-made fixture): within 2 stored units of DCMTK's own decode.
+  {
+    const fx = (f: string) => readFileSync(fileURLToPath(new URL(`./fixtures/jpeg12/${f}`, import.meta.url)));
+    const ref = new Uint16Array(new Uint8Array(fx('gray12-q90.dcmtk.bin')).buffer);
+    const d = await decodeSpec({ rows: 48, cols: 64, pixels: [], bitsStored: 12, ...in12, transferSyntax: TS.jpegExtended,
+      encapsulated: [[new Uint8Array(fx('gray12-q90.jpg'))]] });
+    assert.deepEqual([d.width, d.height, d.channels, d.bitDepth], [64, 48, 1, 12]);
+    const e = maxErr(d.data, ref, 4095);
+    assert.ok(e.max <= 2 + 1e-3 && e.mean <= 0.5, `12-bit JPEG extended vs DCMTK: ${JSON.stringify(e)}`);
   }
   // JPEG baseline (sharp, quality 95) on smooth 8-bit gray: max error ≤ 6, mean ≤ 1.5 (of 255).
   for (const ts of [TS.jpegBaseline, TS.jpegExtended]) {
@@ -203,6 +223,39 @@ test('dicom colour: YBR_FULL, YBR_FULL_422, planar configuration, JPEG-LS interl
   const j = await decodeSpec({ ...rgbSpec, pixels: RGB, photometric: 'YBR_RCT', transferSyntax: TS.j2kLossless,
     encapsulated: [[await encodeJpeg2000(RGB, H, W, 3, 8, { colourTransform: true })]] });
   assert.deepEqual(Array.from(j.data), Array.from(RGB));
+  // HTJ2K with the reversible colour transform: RGB out, exact.
+  const h = await decodeSpec({ ...rgbSpec, pixels: RGB, photometric: 'YBR_RCT', transferSyntax: TS.htj2k,
+    encapsulated: [[await encodeHtj2k(RGB, H, W, 3, 8, { colourTransform: true })]] });
+  assert.deepEqual(Array.from(h.data), Array.from(RGB));
+});
+
+test('dicom PALETTE COLOR: stored values index the red/green/blue tables, clamped at both ends', async () => {
+  // 8-bit entries: 200 entries from stored value 20; below 20 → entry 0, past 219 → entry 199.
+  const n8 = 200, red = Array.from({ length: n8 }, (_, i) => i), green = Array.from({ length: n8 }, (_, i) => 255 - i),
+    blue = Array.from({ length: n8 }, (_, i) => (i * 37) % 256);
+  const want8 = (v: number) => { const k = Math.min(n8 - 1, Math.max(0, v - 20)); return [red[k], green[k], blue[k]]; };
+  const p8 = await decodeSpec({ ...spec('gray8'), photometric: 'PALETTE COLOR', palette: { entries: n8, firstMapped: 20, bits: 8, red, green, blue } });
+  assert.deepEqual([p8.channels, p8.bitDepth], [3, 8]);
+  assert.deepEqual(Array.from(p8.data), Array.from(GRAY8).flatMap(want8));
+  assert.ok(Array.from(GRAY8).some((v) => v < 20) && Array.from(GRAY8).some((v) => v > 219), 'the fixture exercises both clamps');
+
+  // 16-bit entries using the full range are scaled to 8 bits (>> 8); 12-bit stored indices, RLE-compressed.
+  const n16 = 4096, ramp = (f: (i: number) => number) => Array.from({ length: n16 }, (_, i) => f(i) & 0xffff);
+  const pal16 = { entries: n16, firstMapped: 0, bits: 16 as const, red: ramp((i) => i * 16), green: ramp((i) => 65535 - i * 16), blue: ramp((i) => (i * 977) % 65536) };
+  for (const ts of [TS.explicitLE, TS.rle]) {
+    const p16 = await decodeSpec({ ...spec('gray12'), photometric: 'PALETTE COLOR', palette: pal16, transferSyntax: ts,
+      ...(ts === TS.rle ? { encapsulated: [[encodeRle(GRAY12, H, W, 1, 2)]] } : {}) });
+    assert.deepEqual(Array.from(p16.data), Array.from(GRAY12).flatMap((v) => [pal16.red[v] >> 8, pal16.green[v] >> 8, pal16.blue[v] >> 8]), ts);
+  }
+  // 16-bit entries that only use 8 bits (some writers): taken as they are.
+  const small = { ...pal16, red: ramp((i) => i % 256), green: ramp((i) => (i * 3) % 256), blue: ramp(() => 7) };
+  const ps = await decodeSpec({ ...spec('gray12'), photometric: 'PALETTE COLOR', palette: small });
+  assert.deepEqual(Array.from(ps.data.subarray(0, 3)), [small.red[GRAY12[0]], small.green[GRAY12[0]], 7]);
+
+  // A missing table is named.
+  const f = join(tmp.dir, 'palette-missing.dcm');
+  writeFileSync(f, makeDicom({ ...spec('gray8'), photometric: 'PALETTE COLOR' }));
+  await assert.rejects(decodeImage(f), { message: new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: unsupported PALETTE COLOR image: the red palette descriptor \\(0028,1101\\) is missing`) });
 });
 
 test('dicom frames: the `frame` option picks one frame of uncompressed, RLE and fragmented JPEG-LS data', async () => {
@@ -282,15 +335,31 @@ test('dicom errors: truncated or inconsistent data names the file and what to do
   await assert.rejects(decodeImage(f5), named(f5, /too few for 16000x16000/));
 
   // Still-unsupported transfer syntaxes name themselves and the conversion.
-  const f6 = write('htj2k.dcm', makeDicom({ ...spec('gray8'), transferSyntax: TS.htj2k }));
+  const f6 = write('jpegxl.dcm', makeDicom({ ...spec('gray8'), transferSyntax: TS.jpegXl }));
   await assert.rejects(decodeImage(f6), {
-    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.201 (HTJ2K Lossless) in ${f6}: convert to uncompressed, e.g. with dcmdjpeg/gdcmconv (gdcmconv --raw in.dcm out.dcm)`,
+    message: `unsupported transfer syntax 1.2.840.10008.1.2.4.110 (JPEG XL Lossless) in ${f6}: convert to uncompressed, e.g. with dcmdjpeg/gdcmconv (gdcmconv --raw in.dcm out.dcm)`,
   });
   // Bytes without a name get the '<buffer>' label.
   await assert.rejects(decodeImageBytes(makeDicom({ ...spec('gray12'), transferSyntax: TS.rle, encapsulated: [[rle.subarray(0, 100)]] })), { message: /^<buffer>: / });
 });
 
-test('dicom codecs load lazily: uncompressed and RLE files load no codec, JPEG-LS loads CharLS', async () => {
+test('dicom codecs run in a worker with a time limit: a codestream that makes OpenJPH loop is stopped, the next file decodes', async () => {
+  // Found by the fuzzer (scripts/fuzz.mjs dicom-codecs, seed 1, input 1699): a damaged HTJ2K stream of a 12×10 image.
+  const loop = fileURLToPath(new URL('./fixtures/htj2k-loop.dcm', import.meta.url));
+  const before = process.env.MEDDIFF_CODEC_TIMEOUT_MS;
+  process.env.MEDDIFF_CODEC_TIMEOUT_MS = '1500';
+  try {
+    const t0 = performance.now();
+    await assert.rejects(decodeImage(loop), new RegExp(`^Error: ${loop.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt DICOM pixel data \\(HTJ2K\\): frame 0: the htj2k decoder did not finish within 1.5 s`));
+    assert.ok(performance.now() - t0 < 15_000);
+  } finally {
+    if (before === undefined) delete process.env.MEDDIFF_CODEC_TIMEOUT_MS; else process.env.MEDDIFF_CODEC_TIMEOUT_MS = before;
+  }
+  const ok = await decodeSpec(spec('gray12', { transferSyntax: TS.htj2k, encapsulated: [[await encodeHtj2k(GRAY12, H, W, 1, 12)]] }));
+  assert.deepEqual([ok.width, ok.height], [W, H]);
+});
+
+test('dicom codecs load lazily: uncompressed and RLE files load no codec, JPEG-LS starts the codec worker (and nothing in this thread)', async () => {
   const decodeUrl = new URL('../../src/data/decode.ts', import.meta.url).href;
   const helpersUrl = new URL('./helpers.ts', import.meta.url).href;
   const px = [1, 2, 3, 4];
@@ -301,7 +370,8 @@ test('dicom codecs load lazily: uncompressed and RLE files load no codec, JPEG-L
     import { createRequire } from 'node:module';
     const { decodeImageBytes } = await import(${JSON.stringify(decodeUrl)});
     const { makeDicom, TS } = await import(${JSON.stringify(helpersUrl)});
-    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /codec-|jpeg-lossless/.test(k)).length;
+    const { sandboxStats } = await import(${JSON.stringify(new URL('../../src/data/codecs/sandbox.ts', import.meta.url).href)});
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /codec-|jpeg-lossless/.test(k)).length + sandboxStats.workersStarted;
     const frag = (b) => [[new Uint8Array(Buffer.from(b, 'base64'))]];
     await decodeImageBytes(makeDicom({ rows: 2, cols: 2, pixels: ${JSON.stringify(px)} }));
     await decodeImageBytes(makeDicom({ rows: 2, cols: 2, pixels: [], transferSyntax: TS.rle, encapsulated: frag(${JSON.stringify(rle)}) }));

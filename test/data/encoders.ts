@@ -169,6 +169,20 @@ export async function encodeJpeg2000(samples: Uint8Array | Uint16Array | Int16Ar
   } finally { enc.delete(); }
 }
 
+/** HTJ2K codestream via OpenJPH: lossless (reversible) or lossy with a quantisation step. */
+export async function encodeHtj2k(samples: Uint8Array | Uint16Array | Int16Array, rows: number, cols: number, spp: number, bits: number,
+  opts: { signed?: boolean; colourTransform?: boolean; step?: number } = {}): Promise<Uint8Array> {
+  const m = await wasm('@cornerstonejs/codec-openjph');
+  const enc = new m.HTJ2KEncoder();
+  try {
+    enc.getDecodedBuffer({ width: cols, height: rows, bitsPerSample: bits, componentCount: spp, isSigned: !!opts.signed, isUsingColorTransform: !!opts.colourTransform })
+      .set(bytesOf(samples));
+    enc.setQuality(opts.step === undefined, opts.step ?? 0);
+    enc.encode();
+    return enc.getEncodedBuffer().slice();
+  } finally { enc.delete(); }
+}
+
 // ---------------------------------------------------------------- JPEG baseline (sharp)
 
 /** 8-bit JPEG baseline; gray stays one component; colour is YCbCr with the given chroma subsampling. */

@@ -34,6 +34,9 @@ export const TS = {
   j2kLossless: '1.2.840.10008.1.2.4.90',
   j2k: '1.2.840.10008.1.2.4.91',
   htj2k: '1.2.840.10008.1.2.4.201',
+  htj2kRpcl: '1.2.840.10008.1.2.4.202',
+  htj2kLossy: '1.2.840.10008.1.2.4.203',
+  jpegXl: '1.2.840.10008.1.2.4.110',
   rle: '1.2.840.10008.1.2.5',
 } as const;
 
@@ -68,6 +71,11 @@ export interface DicomImageSpec {
   windowWidth?: number | number[];
   /** VOI LUT Function (0028,1056). */
   voiFunction?: string;
+  /**
+   * PALETTE COLOR lookup tables (0028,1101–1103 descriptors: entries (0 = 65536), first mapped value,
+   * bits per entry; 0028,1201–1203 data as OW, 8-bit entries packed two per word, low byte first).
+   */
+  palette?: { entries: number; firstMapped: number; bits: 8 | 16; red: ArrayLike<number>; green: ArrayLike<number>; blue: ArrayLike<number> };
 }
 
 type El = { group: number; elem: number; vr: string; value: Uint8Array; undefinedLength?: boolean };
@@ -103,6 +111,17 @@ export function patchUS(bytes: Uint8Array, group: number, elem: number, value: n
     }
   }
   throw new Error(`patchUS: (${group.toString(16)},${elem.toString(16)}) US not found`);
+}
+
+function paletteElements(p: NonNullable<DicomImageSpec['palette']>, le: boolean): El[] {
+  const tables = [p.red, p.green, p.blue];
+  const desc = tables.map((_, c) => ({ group: 0x0028, elem: 0x1101 + c, vr: 'US', value: cat([us(p.entries % 65536, le), us(p.firstMapped & 0xffff, le), us(p.bits, le)]) }));
+  const data = tables.map((t, c) => {
+    let bytes = p.bits === 8 ? Uint8Array.from(t, (v) => v & 0xff) : cat(Array.from(t, (v) => us(v, le)));
+    if (bytes.length % 2) bytes = cat([bytes, new Uint8Array(1)]);
+    return { group: 0x0028, elem: 0x1201 + c, vr: 'OW', value: bytes };
+  });
+  return [...desc, ...data];
 }
 
 /** Write a Part 10 DICOM file (bytes) holding one image; enough tags for decodeDicom. */
@@ -155,6 +174,7 @@ export function makeDicom(spec: DicomImageSpec): Uint8Array {
     ...(spec.intercept !== undefined ? [{ group: 0x0028, elem: 0x1052, vr: 'DS', value: ascii(String(spec.intercept), ' ') }] : []),
     ...(spec.slope !== undefined ? [{ group: 0x0028, elem: 0x1053, vr: 'DS', value: ascii(String(spec.slope), ' ') }] : []),
     ...(spec.voiFunction !== undefined ? [{ group: 0x0028, elem: 0x1056, vr: 'CS', value: ascii(spec.voiFunction, ' ') }] : []),
+    ...(spec.palette ? paletteElements(spec.palette, le) : []),
     pixelEl,
   ];
   let dataset = encode(body, explicit, le);

@@ -45,6 +45,8 @@ export interface Target {
   structured?(seed: Uint8Array, r: () => number): Uint8Array;
   /** Free resources (temp dirs). */
   close?(): void;
+  /** Per-input time limit of the suite's property tests, when the target needs more than LIMIT_MS. */
+  limitMs?: number;
 }
 
 class Malformed extends Error {}

@@ -4,9 +4,11 @@
  *   - JPEG baseline/extended 8-bit: @cornerstonejs/codec-libjpeg-turbo-8bit (WebAssembly)
  *   - JPEG-LS:                      @cornerstonejs/codec-charls (WebAssembly)
  *   - JPEG 2000:                    @cornerstonejs/codec-openjpeg (WebAssembly)
+ *   - High-Throughput JPEG 2000:    @cornerstonejs/codec-openjph (WebAssembly)
  *   - JPEG lossless (process 14):   jpeg-lossless-decoder-js (plain JS)
  * The Emscripten builds are CommonJS factories; they run in Node (fs reads the .wasm next to the
- * .js), no browser APIs. Decode-only builds are used: they are about half the size.
+ * .js), no browser APIs. Decode-only builds are used where the package has one: they are about half
+ * the size (OpenJPH ships one build).
  */
 import { createRequire } from 'node:module';
 
@@ -116,6 +118,18 @@ export function decodeJpeg2000(data: Uint8Array): Promise<CodecFrame> {
   return runWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'J2KDecoder', 'JPEG 2000 (OpenJPEG)', data, false);
 }
 
+/** HTJ2K (ITU-T T.814, JPEG 2000 Part 15) through OpenJPH; the colour transform is undone by the codec. */
+export function decodeHtj2k(data: Uint8Array): Promise<CodecFrame> {
+  return runWasm('@cornerstonejs/codec-openjph', 'wasmjs', 'HTJ2KDecoder', 'HTJ2K (OpenJPH)', data, false);
+}
+
+/** Load a codec's module ahead of its first frame (the sandbox's time limit then counts decoding only). */
+export async function prepareCodec(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' | 'jpeg-lossless'): Promise<void> {
+  if (kind === 'jpeg-lossless') { losslessModule(); return; }
+  const pkg = { jpeg: 'codec-libjpeg-turbo-8bit', 'jpeg-ls': 'codec-charls', jpeg2000: 'codec-openjpeg', htj2k: 'codec-openjph' }[kind];
+  await load(`@cornerstonejs/${pkg}`, kind === 'htj2k' ? 'wasmjs' : 'decodewasmjs');
+}
+
 interface LosslessDecoder {
   decode(buffer: ArrayBuffer, offset: number, length: number, numBytes: number): Uint8Array | Uint16Array;
   frame: { dimX: number; dimY: number; precision: number };
@@ -125,13 +139,17 @@ interface LosslessDecoder {
 let lossless: { Decoder: new () => LosslessDecoder } | undefined;
 
 /** JPEG lossless, non-hierarchical (process 14, any predictor), 2–16 bits. */
-export function decodeJpegLossless(data: Uint8Array, bytesPerSample: 1 | 2): CodecFrame {
+function losslessModule(): { Decoder: new () => LosslessDecoder } {
   if (!lossless) {
     try { lossless = require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder }; } catch (e) {
       throw new CodecMissingError(`the codec package jpeg-lossless-decoder-js is not installed (${(e as Error).message.split('\n')[0]}); run npm install (it is a dependency of meddiff)`);
     }
   }
-  const d = new lossless.Decoder();
+  return lossless;
+}
+
+export function decodeJpegLossless(data: Uint8Array, bytesPerSample: 1 | 2): CodecFrame {
+  const d = new (losslessModule().Decoder)();
   let out: Uint8Array | Uint16Array;
   try {
     out = d.decode(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength, bytesPerSample);
