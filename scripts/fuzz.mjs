@@ -60,6 +60,7 @@ async function child(o) {
   const { prng, hashSeed } = await import('../test/fuzz/mutate.ts');
   const t = [...allTargets(), codecTarget].find((x) => x.name === o.child);
   const seeds = await t.seeds();
+  await t.warmUp?.(seeds);
   const input = (i) => makeInput(t, seeds, prng(hashSeed(o.seed, t.name, i)));
   if (o.dump) { fs.writeFileSync(o.dump, input(o.start).bytes); process.stdout.write(`wrote input ${o.start} (${input(o.start).how}) to ${o.dump}\n`); return; }
   const rec = new Float64Array(REC_LEN);
@@ -123,8 +124,9 @@ async function supervise(o, parser, tmp) {
     const timer = setInterval(() => {
       let r; try { r = read(progress); } catch { return; }
       if (r[REC.index] !== last) { last = r[REC.index]; since = performance.now(); return; }
-      // slack for start-up (loading sharp, building seeds) on the first input
-      const limit = o.secondsPerInput * 1000 + (last === start ? 20000 : 250);
+      // slack for start-up (loading sharp, building seeds, warming codecs) before the first input of a
+      // child (the record still shows the previous child's last input, or 0)
+      const limit = o.secondsPerInput * 1000 + (last <= start ? 20000 : 250);
       if (performance.now() - since > limit) { killed = true; p.kill('SIGKILL'); }
     }, 100);
     const [code, signal] = await new Promise((res) => p.on('exit', (c, s) => res([c, s])));

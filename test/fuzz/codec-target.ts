@@ -102,4 +102,5 @@ export const codecTarget: Target = {
   structured: codecStructured,
   // a looping codec is stopped after MEDDIFF_CODEC_TIMEOUT_MS (1 s here), then a fresh worker starts
   limitMs: 6000,
+  async warmUp(seeds) { for (const s of seeds) await imageTarget.run(s, 'warm-up'); },
 };

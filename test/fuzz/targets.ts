@@ -47,6 +47,8 @@ export interface Target {
   close?(): void;
   /** Per-input time limit of the suite's property tests, when the target needs more than LIMIT_MS. */
   limitMs?: number;
+  /** Run once before the timed inputs (start workers, load codecs), so start-up is not counted as a hang. */
+  warmUp?(seeds: Uint8Array[]): Promise<void>;
 }
 
 class Malformed extends Error {}

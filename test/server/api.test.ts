@@ -10,6 +10,7 @@ import { initRuntime } from '../../src/runtime/index.ts';
 import { loadPipeline } from '../../src/pipeline/index.ts';
 import { classify, classificationJson } from '../../src/classify/index.ts';
 import { makeDicom, patchUS, TS } from '../data/helpers.ts';
+import { encodeJpegLs } from '../data/encoders.ts';
 import { MODEL, XRAY, form, jpegClaiming, parseSse, pngClaiming } from './helpers.ts';
 
 const FAST = { n: '7' };
@@ -113,6 +114,15 @@ describe('POST /api/classify', () => {
     const r = await post('/api/classify', form(FAST, [{ name: 'scan.dcm', bytes: dcm }]));
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(r.json().type, 'dicom');
+  });
+
+  test('a compressed DICOM (JPEG-LS) is decoded in the codec worker nested in the compute worker', async () => {
+    const px = Uint16Array.from({ length: 64 * 64 }, (_, i) => (i * 37) % 4096);
+    const dcm = makeDicom({ rows: 64, cols: 64, pixels: [], bitsStored: 12, transferSyntax: TS.jpegLs, encapsulated: [[await encodeJpegLs(px, 64, 64, 1, 12)]] });
+    const r = await post('/api/classify', form(FAST, [{ name: 'scan.dcm', bytes: dcm }]));
+    assert.equal(r.statusCode, 200, r.body);
+    const twin = (await post('/api/classify', form(FAST, [{ name: 'twin.dcm', bytes: makeDicom({ rows: 64, cols: 64, pixels: px, bitsStored: 12 }) }]))).json() as ClassifyResponse;
+    assert.deepEqual((r.json() as ClassifyResponse).votes, twin.votes, 'the same answer as its uncompressed twin');
   });
 
   const bad: [string, () => ReturnType<typeof form> | { payload: Buffer; headers: Record<string, string> }, number, RegExp][] = [
