@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../src/util/index.ts';
-import { tf } from '../src/runtime/index.ts';
+import { runtimeInfo, tf } from '../src/runtime/index.ts';
 import type { Denoiser } from '../src/models/index.ts';
 
 export const RESULTS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
@@ -20,7 +20,10 @@ export async function timeMedian(fn: () => unknown | Promise<unknown>, reps: num
 }
 
 export function machine() {
-  return { cores: os.availableParallelism?.() ?? os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version };
+  // the inference precision in force (default 'auto': bf16 on AVX512_BF16 CPUs), so results say what they measured
+  const rt = runtimeInfo();
+  return { cores: os.availableParallelism?.() ?? os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version,
+    ...(rt ? { inferencePrecision: rt.precision } : {}) };
 }
 
 export function writeResult(name: string, result: unknown): string {

@@ -3,14 +3,15 @@
 // active backend, one JSON line per architecture and the DiT/UNet ratio; optionally the PyTorch
 // twin of the UNet in the same run for a fair ratio.
 //   npm run bench:unet [-- --backend wasm] [--arch unet,dit] [--reps 5] [--profile] [--no-torch]   (results: denoisers-*.json; unet-*.json with the twin)
-//                      [--composite]   also time dit-s with composite LayerNorm, GELU and gated residual (the fused kernels' gain)
+//                      [--composite]   also time the step with composite Adam (both), and dit-s with composite LayerNorm,
+//                                      GELU and gated residual (the fused kernels' gain)
 //   npm run bench:unet -- --precision fp32,bf16 [--arch unet,dit] [--reps 5]
 //                      inference only (batch 256), the precisions alternating call by call in one run, so that load from
 //                      other jobs hits both alike; forward/s per precision, their ratio, and bf16's deviation from fp32
 //                      (results: precision-<backend>.json; the training step and the other result files are left alone)
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { initRuntime, parsePrecision, setPrecision, tf, type Precision } from '../src/runtime/index.ts';
+import { fusedAdamAvailable, initRuntime, parsePrecision, setPrecision, tf, useFusedAdam, type Precision } from '../src/runtime/index.ts';
 import { useFusedTransformerKernels } from '../src/runtime/transformer.ts';
 import { createDenoiser } from '../src/models/index.ts';
 import { Adam } from '../src/train/index.ts';
@@ -61,7 +62,11 @@ async function comparePrecisions(arch: string, precisions: Precision[]) {
 }
 
 if (args.includes('--precision')) {
-  const precisions = opt('precision', 'fp32,bf16').split(',').map((p) => parsePrecision(p.trim(), '--precision')!);
+  const precisions = opt('precision', 'fp32,bf16').split(',').map((p) => {
+    const v = parsePrecision(p.trim(), '--precision');
+    if (v === undefined || v === 'auto') throw new Error(`bench:unet --precision: name the precisions to compare (fp32, bf16), not '${p}'`);
+    return v;
+  });
   const loadBefore = os.loadavg()[0]!;
   const isa = rt.libraries.isa ? `oneDNN ${rt.libraries.onednn} ${rt.libraries.isa} (bf16: ${rt.libraries.bf16 ?? 'unknown'})` : 'no native addon';
   console.log(`inference B=${inferBatch} at ${precisions.join(' vs ')}, backend ${rt.backend}, ${rt.threads} threads, ${isa}; load average ${loadBefore.toFixed(2)}`);
@@ -107,11 +112,17 @@ async function measure(arch: string) {
   const gflop = await forwardGflop(model);
   const trainMs = await timeMedian(trainStep, reps);
   const inferMs = await timeMedian(inferStep, reps);
-  let compositeTrainMs: number | null = null;
+  let compositeTrainMs: number | null = null, compositeAdamMs: number | null = null;
   if (arch === 'dit' && flag('composite')) {
     useFusedTransformerKernels(false);
     compositeTrainMs = await timeMedian(trainStep, reps);
     useFusedTransformerKernels(true);
+  }
+  if (flag('composite') && fusedAdamAvailable()) {
+    // the same step with Adam as composite tfjs ops instead of the fused native pass
+    useFusedAdam(false);
+    compositeAdamMs = await timeMedian(trainStep, reps);
+    useFusedAdam(true);
   }
   const memBefore = tf.memory().numTensors;
   trainStep();
@@ -121,6 +132,7 @@ async function measure(arch: string) {
     trainBatch, trainStepMs: trainMs, trainImgPerSec: (trainBatch * 1000) / trainMs,
     inferBatch, inferMs, inferForwardPerSec: (inferBatch * 1000) / inferMs,
     ...(compositeTrainMs !== null ? { compositeKernelsTrainStepMs: compositeTrainMs } : {}),
+    ...(compositeAdamMs !== null ? { compositeAdamTrainStepMs: compositeAdamMs } : {}), fusedAdam: fusedAdamAvailable(),
     tensorsLeakedPerStep: leak,
   };
   adam.dispose();
@@ -142,7 +154,8 @@ for (const arch of archs) {
   const r = await measure(arch);
   results.push(r);
   console.log(`${arch} (${r.preset}, ${(r.params / 1e6).toFixed(2)} M params, ${r.forwardGflopPerImage} GFLOP/image forward), backend ${rt.backend}, ${rt.threads} threads`);
-  console.log(`  train step B=${trainBatch}: ${r.trainStepMs.toFixed(0)} ms (${r.trainImgPerSec.toFixed(1)} img/s)${'compositeKernelsTrainStepMs' in r ? `; with composite LayerNorm, GELU and gated residual ${r.compositeKernelsTrainStepMs!.toFixed(0)} ms` : ''}`);
+  console.log(`  train step B=${trainBatch}: ${r.trainStepMs.toFixed(0)} ms (${r.trainImgPerSec.toFixed(1)} img/s)${'compositeKernelsTrainStepMs' in r ? `; with composite LayerNorm, GELU and gated residual ${r.compositeKernelsTrainStepMs!.toFixed(0)} ms` : ''}` +
+    `${'compositeAdamTrainStepMs' in r ? `; with composite Adam ${r.compositeAdamTrainStepMs!.toFixed(0)} ms` : ''}`);
   console.log(`  inference B=${inferBatch}: ${r.inferMs.toFixed(0)} ms (${r.inferForwardPerSec.toFixed(1)} forward/s)`);
   if (arch === 'unet') {
     const ratioVsTorch = torch ? { train: r.trainImgPerSec / torch.trainImgPerSec, infer: r.inferForwardPerSec / torch.inferForwardPerSec } : null;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "meddiff_native",
-      "sources": ["src/meddiff_native.cc", "src/fused.cc", "src/transformer.cc"],
+      "sources": ["src/meddiff_native.cc", "src/fused.cc", "src/transformer.cc", "src/optim.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/x86_64-linux-gnu"

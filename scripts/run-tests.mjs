@@ -32,7 +32,10 @@ for (const [i, backend] of backends.entries()) {
   if (run.length === 0) continue;
   process.stdout.write(`\n=== tests on backend: ${backend} (${run.length} files) ===\n`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...run], {
-    stdio: 'inherit', env: { ...process.env, MEDDIFF_BACKEND: backend },
+    // fp32 unless asked: the suite checks kernels and models against fp32 references. The default
+    // ('auto': bf16 on AVX512_BF16 CPUs) is tested where it matters: test/runtime/precision.test.ts,
+    // the shipped models' CI checks (test/models/shipped.test.ts) and the CLI's auto test.
+    stdio: 'inherit', env: { ...process.env, MEDDIFF_BACKEND: backend, MEDDIFF_PRECISION: process.env.MEDDIFF_PRECISION ?? 'fp32' },
   });
   if (r.status !== 0) failed = true;
 }

@@ -17,6 +17,7 @@
 
 void RegisterFused(Napi::Env env, Napi::Object exports);  // fused.cc
 void RegisterTransformer(Napi::Env env, Napi::Object exports);  // transformer.cc
+void RegisterOptim(Napi::Env env, Napi::Object exports);  // optim.cc
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -871,6 +872,7 @@ Napi::Value CacheSize(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFused(env, exports);
   RegisterTransformer(env, exports);
+  RegisterOptim(env, exports);
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

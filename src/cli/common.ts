@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initRuntime, parsePrecision, BACKENDS, PRECISIONS, type Precision, type RuntimeInfo } from '../runtime/index.ts';
+import { initRuntime, parsePrecision, BACKENDS, PRECISION_CHOICES, type PrecisionChoice, type RuntimeInfo } from '../runtime/index.ts';
 import { loadPipeline, type DiffusionPipeline, type Logger } from '../pipeline/index.ts';
 import { parseCsvFilters, type CsvColumns } from '../data/index.ts';
 
@@ -8,11 +8,11 @@ export function withRuntimeOptions(cmd: Command): Command {
   return cmd
     .option('--backend <name>', `compute backend: auto, ${BACKENDS.join(', ')} (env MEDDIFF_BACKEND)`)
     .option('--threads <n>', 'threads for the native kernels (env MEDDIFF_THREADS; default: all cores)')
-    .option('--precision <p>', `inference precision of the native kernels: ${PRECISIONS.join(', ')} (env MEDDIFF_PRECISION; default fp32; ` +
-      'bf16 needs a CPU with AVX512_BF16 and is not yet validated, see docs/performance.md)', (v: string) => parsePrecision(v, '--precision'))
+    .option('--precision <p>', `inference precision of the native kernels: ${PRECISION_CHOICES.join(', ')} (env MEDDIFF_PRECISION; default auto: ` +
+      'bf16 where the CPU has AVX512_BF16, else fp32; training always runs fp32; see docs/performance.md)', (v: string) => parsePrecision(v, '--precision'))
     // exported to the environment too, so that runtimes started in worker threads (serve) use it
     .hook('preAction', (_cmd, action) => {
-      const p = action.opts().precision as Precision | undefined;
+      const p = action.opts().precision as PrecisionChoice | undefined;
       if (p !== undefined) process.env.MEDDIFF_PRECISION = p;
     });
 }

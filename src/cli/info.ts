@@ -27,6 +27,7 @@ export function infoCommand(): Command {
         reason: rt.reason,
         threads: rt.threads,
         precision: rt.precision,
+        precisionReason: rt.precisionReason,
         simd: rt.simd,
         nativeKernels: rt.nativeKernels,
         fallbackKernels: rt.fallbackKernels,
@@ -40,7 +41,7 @@ export function infoCommand(): Command {
       const rows: [string, string][] = [
         ['meddiff', info.meddiff], ['node', info.node], ['tfjs', info.tfjs], ['platform', info.platform],
         ['cpu', `${info.cpu} (${info.cores} cores)`], ['backend', `${info.backend} — ${info.reason}`],
-        ['threads', String(info.threads)], ['precision', info.precision + (rt.libraries.bf16 ? ` (bf16 on this CPU: ${rt.libraries.bf16})` : '')],
+        ['threads', String(info.threads)], ['precision', `${info.precision} — ${info.precisionReason}` + (rt.libraries.bf16 ? ` (bf16 on this CPU: ${rt.libraries.bf16})` : '')],
         ['wasm SIMD', info.simd ? 'yes' : 'no'],
         ['native kernels', info.nativeKernels.join(', ') || 'none'],
         ['wasm fill-in kernels', info.fallbackKernels.join(', ') || 'none'],

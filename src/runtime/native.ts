@@ -26,6 +26,9 @@ export function nativeAddonPath(): string {
 /** Inference precision of the native forward conv / matmul kernels ('bf16' needs AVX512_BF16; backward stays fp32). */
 export type Precision = 'fp32' | 'bf16';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+/** What a caller may ask for: a precision, or 'auto' (bf16 where the native backend and the CPU have it, else fp32). */
+export type PrecisionChoice = Precision | 'auto';
+export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', ...PRECISIONS];
 
 export interface NativeAddon {
   /** Library facts: onednn, isa, cpuRuntime, ompMaxThreads, ompNumProcs, napi, bf16 ('yes' when the CPU has bf16 dot products). */
@@ -265,7 +268,7 @@ function conv2dKernel(addon: NativeAddon, fused: boolean) {
 function refuseBf16Backward(addon: NativeAddon, kernel: string): void {
   if (typeof addon.getPrecision === 'function' && addon.getPrecision() === 'bf16') {
     throw new Error(`meddiff native ${kernel}: precision bf16 is for inference only (gradients need fp32 forward passes); ` +
-      "train with --precision fp32 (or unset MEDDIFF_PRECISION)");
+      "the trainers switch to fp32 themselves; a gradient computed by hand needs setPrecision('fp32') or withPrecision('fp32', fn)");
   }
 }
 

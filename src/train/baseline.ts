@@ -3,7 +3,7 @@
 // validation every epoch keeping the best weights in best/, atomic checkpoints and exact resume.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf, type Tensor } from '../runtime/index.ts';
+import { tf, withPrecision, type Tensor } from '../runtime/index.ts';
 import { Rng, portablePath, writeFileAtomic, type RngState } from '../util/index.ts';
 import { createBaseline, type BaselineArch, type BaselineConfig, type BaselineNet } from '../models/index.ts';
 import { BASELINE_FORMAT, BASELINE_VERSION, BaselinePipeline, loadBaselineWeights, loadCheckpoint, saveCheckpoint, type BaselinePipelineConfig, type Logger } from '../pipeline/index.ts';
@@ -47,7 +47,14 @@ export interface BaselineValidation { step: number; epoch: number; score: number
 interface ResumeState { rng: RngState; data: unknown; elapsedSec: number; best: BaselineValidation['best'] | null }
 
 /** Train a baseline on a data set; the run folder gets checkpoint/, best/ and metrics.jsonl. */
-export async function trainBaseline(o: BaselineTrainOptions): Promise<{ outDir: string; steps: number; lastLoss: number; timeUp: boolean; best: BaselineValidation['best'] | null }> {
+type BaselineTrainResult = { outDir: string; steps: number; lastLoss: number; timeUp: boolean; best: BaselineValidation['best'] | null };
+
+/** Train a discriminative baseline; all of it at fp32, whatever the inference precision. */
+export function trainBaseline(o: BaselineTrainOptions): Promise<BaselineTrainResult> {
+  return withPrecision('fp32', () => trainBaselineFp32(o));
+}
+
+async function trainBaselineFp32(o: BaselineTrainOptions): Promise<BaselineTrainResult> {
   const warn = (m: string) => o.logger?.warn?.(m);
   let cfg = validateBaselineTrainConfig(o.arch, o.train);
   const splitSeed = o.splitSeed ?? 0;

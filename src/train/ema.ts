@@ -32,21 +32,27 @@ export class Ema {
     }
   }
 
+  /**
+   * What the update after optimizer step `step` does — copy the weights (before `start`), blend with
+   * decay d, or nothing (between `every` steps) — and count it as done. update() applies it; a fused
+   * optimizer pass (src/train/optim.ts) applies it itself.
+   */
+  plan(step: number): { mode: 'none' } | { mode: 'copy' } | { mode: 'blend'; decay: number } {
+    if (step < this.cfg.start) return { mode: 'copy' };
+    if (step % this.cfg.every !== 0) return { mode: 'none' };
+    return { mode: 'blend', decay: emaDecay(this.cfg, this.updates++) };
+  }
+
   /** Call after optimizer step `step` (1-based count of steps done). */
   update(step: number): void {
-    if (step < this.cfg.start) {
-      tf.tidy(() => { for (const [name, p] of this.params) this.shadow.get(name)!.assign(p); });
-      return;
-    }
-    if (step % this.cfg.every !== 0) return;
-    const d = emaDecay(this.cfg, this.updates);
+    const plan = this.plan(step);
+    if (plan.mode === 'none') return;
     tf.tidy(() => {
       for (const [name, p] of this.params) {
         const s = this.shadow.get(name)!;
-        s.assign(tf.add(tf.mul(s, d), tf.mul(p, 1 - d)));
+        s.assign(plan.mode === 'copy' ? p : tf.add(tf.mul(s, plan.decay), tf.mul(p, 1 - plan.decay)));
       }
     });
-    this.updates++;
   }
 
   toNamedArrays(): NamedArrays {

@@ -3,7 +3,7 @@
 // guessed from the architecture: one forward + backward at batch 1 and at batch 2 under
 // tf.profile gives the fixed part (gradients, weight-sized temporaries) and the part per image.
 import os from 'node:os';
-import { tf } from '../runtime/index.ts';
+import { tf, withPrecision } from '../runtime/index.ts';
 import type { Denoiser } from '../models/index.ts';
 
 /** Default budget: this fraction of the machine's memory (the rest: data cache, Node, the OS, other jobs). */
@@ -23,14 +23,14 @@ export interface StepMemory {
 /** Peak tensor bytes of a forward + backward pass at batch b, above what was allocated before. */
 export async function stepPeakBytes(model: Denoiser, b: number): Promise<number> {
   const c = model.config, before = tf.memory().numBytes;
-  const prof = await tf.profile(() => {
+  const prof = await withPrecision('fp32', () => tf.profile(() => {
     tf.tidy(() => {
       const x = tf.zeros([b, c.imageSize, c.imageSize, c.inChannels]);
       const logSnr = tf.zeros([b]), y = tf.zeros([b], 'int32');
       const { value } = tf.variableGrads(() => tf.mean(tf.square(model.apply(x, logSnr, y))) as tf.Scalar, model.params.list());
       value.dataSync();
     });
-  });
+  }));
   return Math.max(0, prof.peakBytes - before);
 }
 

@@ -1,7 +1,8 @@
 // Adam with global-norm clipping and linear warm-up (method.md §4). Written here rather than
 // taken from tf.train.adam so its state can be saved to and restored from safetensors exactly.
-import { tf, type Tensor, type Variable } from '../runtime/index.ts';
+import { adamStepFused, fusedAdamAvailable, tf, type Tensor, type Variable } from '../runtime/index.ts';
 import type { NamedArrays } from '../models/index.ts';
+import type { Ema } from './ema.ts';
 
 export interface AdamConfig {
   lr: number;
@@ -42,10 +43,12 @@ export class Adam {
   }
 
   /**
-   * Apply one update. Returns the gradient norm before clipping (as a number; reading it syncs,
-   * which a training loop does anyway to log it and to catch NaN).
+   * Apply one update, and the EMA's update after it when `ema` is given (one native pass per
+   * parameter where the addon has it, else composite tfjs ops; bit-identical either way). Returns the
+   * gradient norm before clipping (as a number; reading it syncs, which a training loop does anyway
+   * to log it and to catch NaN).
    */
-  apply(grads: Record<string, Tensor>): { gradNorm: number; lr: number } {
+  apply(grads: Record<string, Tensor>, ema?: Ema): { gradNorm: number; lr: number } {
     const { beta1, beta2, eps, weightDecay, clipNorm } = this.cfg;
     const lr = learningRate(this.cfg, this.step);
     const names = [...this.params.keys()];
@@ -56,6 +59,19 @@ export class Adam {
     const t = this.step + 1;
     const bc1 = 1 - beta1 ** t, bc2 = 1 - beta2 ** t;
     const stepSize = lr / bc1;
+    if (fusedAdamAvailable()) {
+      const plan = ema?.plan(t) ?? { mode: 'none' as const };
+      tf.tidy(() => {
+        for (const name of names) {
+          const p = this.params.get(name)!, m = this.m.get(name)!, v = this.v.get(name)!, s = plan.mode === 'none' ? null : ema!.shadow.get(name)!;
+          const r = adamStepFused(p, grads[name]!, m, v, s, { scale, weightDecay, beta1, beta2, bc2, eps, stepSize, ema: plan });
+          m.assign(r.m); v.assign(r.v); p.assign(r.p);
+          if (s) s.assign(r.ema!);
+        }
+      });
+      this.step = t;
+      return { gradNorm, lr };
+    }
     tf.tidy(() => {
       for (const name of names) {
         const p = this.params.get(name)!, m = this.m.get(name)!, v = this.v.get(name)!;
@@ -70,6 +86,7 @@ export class Adam {
       }
     });
     this.step = t;
+    ema?.update(t);
     return { gradNorm, lr };
   }
 

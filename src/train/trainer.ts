@@ -3,7 +3,7 @@
 // EMA, gradient accumulation, metrics.jsonl, checkpoints and exact resume.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf, type Tensor } from '../runtime/index.ts';
+import { tf, withPrecision, type Tensor } from '../runtime/index.ts';
 import { writeFileAtomic } from '../util/index.ts';
 import type { Denoiser } from '../models/index.ts';
 import {
@@ -178,8 +178,12 @@ export class Trainer {
     return { loss, grads: vars.map((v) => grads[v.name]!) };
   }
 
-  /** One optimizer step on one batch (accumulating micro-batches). */
+  /** One optimizer step on one batch (accumulating micro-batches); fp32 whatever the inference precision. */
   trainStep(batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
+    return withPrecision('fp32', () => this.fp32Step(batch));
+  }
+
+  private fp32Step(batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
     const { batchSize, microBatch } = this.cfg;
     const draws = this.drawStep(batch);
     let acc: Tensor[] | null = null;
@@ -201,11 +205,10 @@ export class Trainer {
       tf.dispose(acc!);
       throw new NonFiniteLossError(`loss became ${loss} at step ${this.step + 1}`);
     }
-    const { gradNorm, lr } = this.adam.apply(named);
+    const { gradNorm, lr } = this.adam.apply(named, this.ema);
     tf.dispose(acc!);
     if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`gradient norm became ${gradNorm} at step ${this.step}`);
     this.step = this.adam.step;
-    this.ema.update(this.step);
     return { loss, gradNorm, lr };
   }
 
@@ -225,8 +228,15 @@ export class Trainer {
 
   private runStart = performance.now();
 
-  /** Train until config.steps (or the time limit); checkpoints every checkpointEvery steps and at the end. */
-  async run(): Promise<{ steps: number; lastLoss: number; timeUp: boolean }> {
+  /**
+   * Train until config.steps (or the time limit); checkpoints every checkpointEvery steps and at the end.
+   * All of it at fp32, validation included, so a run gives the same numbers on every CPU kind's default.
+   */
+  run(): Promise<{ steps: number; lastLoss: number; timeUp: boolean }> {
+    return withPrecision('fp32', () => this.runFp32());
+  }
+
+  private async runFp32(): Promise<{ steps: number; lastLoss: number; timeUp: boolean }> {
     this.runStart = performance.now();
     fs.mkdirSync(this.o.outDir, { recursive: true });
     const metricsFile = path.join(this.o.outDir, 'metrics.jsonl');

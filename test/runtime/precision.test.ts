@@ -11,10 +11,11 @@
 // each rounded input is off by up to 2^-9 ≈ 0.2%; on sums of a few hundred products of mixed sign the
 // errors partly cancel and stay well below 1e-2.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { initRuntime, parsePrecision, runtimeInfo, setPrecision, tf } from '../../src/runtime/index.ts';
+import { initRuntime, parsePrecision, runtimeInfo, setPrecision, tf, withPrecision } from '../../src/runtime/index.ts';
 import { loadNativeAddon } from '../../src/runtime/native.ts';
 import { uniformRng as rng } from '../helpers.ts';
 
@@ -22,7 +23,8 @@ const TOL_BF16 = 1e-2;
 /** bf16 must change the result at least this much, or the bf16 path did not run. */
 const MIN_BF16_EFFECT = 1e-5;
 
-const info = await initRuntime({ log: false });
+// Each test sets the precision it needs; start from fp32 whatever the default ('auto') chose here.
+const info = await initRuntime({ log: false, precision: 'fp32' });
 const addon = info.backend === 'native' ? loadNativeAddon().addon : null;
 const bf16Skip: string | false = !addon ? `native backend not active (${info.nativeError ?? info.reason})`
   : typeof addon.setPrecision !== 'function' ? 'the addon predates setPrecision (rebuild it, or point MEDDIFF_NATIVE_ADDON at a new build)'
@@ -117,6 +119,50 @@ describe('bf16 inference precision (native)', { skip: bf16Skip }, () => {
     tf.dispose([g, x, w]);
   });
 
+  test("'auto' (the default) picks bf16 here, training runs fp32 and restores it, a later initRuntime keeps it", async () => {
+    const rt = setPrecision('auto');
+    assert.equal(rt.precision, 'bf16');
+    assert.match(rt.precisionReason, /^auto: bf16/);
+    const x = rand([2, 8, 8, 4]) as tf.Tensor4D, w = tf.variable(rand([3, 3, 4, 8]) as tf.Tensor4D);
+    const loss = () => tf.sum(tf.conv2d(x, w as unknown as tf.Tensor4D, 1, 'same')) as tf.Scalar;
+    // what the trainers do: gradients inside withPrecision('fp32', …), sync and async
+    const g = withPrecision('fp32', () => { assert.equal(addon!.getPrecision(), 'fp32'); return tf.variableGrads(loss, [w]); });
+    assert.equal(addon!.getPrecision(), 'bf16');
+    await withPrecision('fp32', async () => { await Promise.resolve(); assert.equal(runtimeInfo()!.precision, 'fp32'); });
+    assert.equal(runtimeInfo()!.precision, 'bf16');
+    assert.throws(() => withPrecision('fp32', () => { throw new Error('boom'); }), /boom/);
+    assert.equal(addon!.getPrecision(), 'bf16', 'restored after a throw');
+    assert.equal((await initRuntime({})).precision, 'bf16', 'an initRuntime without a precision keeps the active one');
+    tf.dispose([g.value, ...Object.values(g.grads), x, w]);
+    setPrecision('fp32');
+  });
+
+  test('a training step under the bf16 default runs at fp32: the same weights, bit for bit, as under fp32', async () => {
+    const { Trainer, validateTrainConfig } = await import('../../src/train/index.ts');
+    const { createDenoiser } = await import('../../src/models/index.ts');
+    const { createPipeline } = await import('../../src/pipeline/index.ts');
+    const n = 4, px = 32 * 32, r = rng(5);
+    const images = Float32Array.from({ length: n * px }, () => r() - 0.5), labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const stepAt = (p: 'fp32' | 'auto') => {
+      setPrecision(p);
+      const trainer = new Trainer({
+        pipeline: createPipeline({ denoiser: createDenoiser({ preset: 'tiny' }), classNames: ['a', 'b'] }),
+        config: validateTrainConfig({ batchSize: n, microBatch: n, seed: 3 }), dataFingerprint: 'test', outDir: os.tmpdir(),
+        openSource: () => ({ next: async () => ({ images, labels }), position: () => null }),
+      });
+      const before = runtimeInfo()!.precision;
+      trainer.trainStep({ images, labels });
+      const after = runtimeInfo()!.precision;
+      const w = [...trainer.model.params.vars.values()].map((v) => Float32Array.from(v.dataSync() as Float32Array));
+      trainer.dispose();
+      return { before, after, w };
+    };
+    const a = stepAt('fp32'), b = stepAt('auto');
+    setPrecision('fp32');
+    assert.deepEqual([a.before, b.before, b.after], ['fp32', 'bf16', 'bf16'], 'auto is bf16 here, and is restored after the step');
+    assert.deepEqual(b.w, a.w);
+  });
+
   test('initRuntime switches the precision of the running runtime and reports it', async () => {
     assert.equal((await initRuntime({ precision: 'bf16' })).precision, 'bf16');
     assert.equal(addon!.getPrecision(), 'bf16');
@@ -129,7 +175,8 @@ describe('precision settings', () => {
   test('validation names the source and the allowed values', () => {
     assert.equal(parsePrecision('bf16', 'x'), 'bf16');
     assert.equal(parsePrecision(undefined, 'x'), undefined);
-    assert.throws(() => parsePrecision('fp16', 'MEDDIFF_PRECISION'), /MEDDIFF_PRECISION: unknown precision 'fp16'; allowed: fp32, bf16/);
+    assert.equal(parsePrecision('auto', 'x'), 'auto');
+    assert.throws(() => parsePrecision('fp16', 'MEDDIFF_PRECISION'), /MEDDIFF_PRECISION: unknown precision 'fp16'; allowed: auto, fp32, bf16/);
     assert.throws(() => setPrecision('half' as never), /precision: unknown precision 'half'/);
   });
 
@@ -137,10 +184,13 @@ describe('precision settings', () => {
   const meddiff = (args: string[], env: Record<string, string>) =>
     spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MEDDIFF_THREADS: '1', ...env }, timeout: 60_000 });
 
-  test('bf16 is refused on the wasm backend', () => {
+  test('bf16 is refused on the wasm backend; auto means fp32 there', () => {
     const r = meddiff(['info', '--backend', 'wasm', '--precision', 'bf16'], {});
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /precision bf16 is only supported by the native backend/);
+    const auto = meddiff(['info', '--json', '--backend', 'wasm', '--precision', 'auto'], {});
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.deepEqual((({ precision, precisionReason }) => ({ precision, precisionReason }))(JSON.parse(auto.stdout)), { precision: 'fp32', precisionReason: 'auto: fp32 on the wasm backend' });
   });
 
   test('bf16 is refused where the CPU has no bf16 ISA (DNNL_MAX_CPU_ISA=AVX512_CORE)', { skip: !addon ? 'native backend not active' : typeof addon.setPrecision !== 'function' && 'the addon predates setPrecision' }, () => {
@@ -150,5 +200,11 @@ describe('precision settings', () => {
     const ok = meddiff(['info', '--json', '--precision', 'fp32'], { DNNL_MAX_CPU_ISA: 'AVX512_CORE' });
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { precision: string }).precision, 'fp32');
+    // the default ('auto') falls back to fp32 there, and says why
+    const auto = meddiff(['info', '--json'], { DNNL_MAX_CPU_ISA: 'AVX512_CORE', MEDDIFF_PRECISION: '' });
+    assert.equal(auto.status, 0, auto.stderr);
+    const j = JSON.parse(auto.stdout) as { precision: string; precisionReason: string };
+    assert.equal(j.precision, 'fp32');
+    assert.match(j.precisionReason, /^auto: fp32/);
   });
 });

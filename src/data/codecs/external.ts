@@ -70,6 +70,21 @@ function load(pkg: string, entry: string): Promise<Loaded> {
 }
 
 async function runWasm(pkg: string, entry: string, cls: string, name: string, data: Uint8Array, planarFromInterleave: boolean): Promise<CodecFrame> {
+  try {
+    return await runWasmOnce(pkg, entry, cls, name, data, planarFromInterleave);
+  } catch (e) {
+    // A trap anywhere (construction, buffers, delete — not only decode) can leave the instance's memory
+    // broken: drop it, so the next frame gets a fresh one (found by the fuzzer: after one trap, every
+    // later frame of that codec failed with "memory access out of bounds").
+    if (e instanceof WebAssembly.RuntimeError) {
+      cache.delete(pkg);
+      throw new CodecError(`${name} decoder failed: ${e.message} (corrupt or truncated codestream)`);
+    }
+    throw e;
+  }
+}
+
+async function runWasmOnce(pkg: string, entry: string, cls: string, name: string, data: Uint8Array, planarFromInterleave: boolean): Promise<CodecFrame> {
   const { module, log } = await load(pkg, entry);
   log.length = 0;
   const decoder = new module[cls]();

@@ -70,8 +70,11 @@ function runOne(codec: SandboxCodec, data: Uint8Array, pixels: number, bytesPerS
       done();
       sandboxStats.frames++;
       if (m.frame) return resolve(m.frame);
-      const E = m.error.kind === 'missing' ? CodecMissingError : m.error.kind === 'codec' ? CodecError : Error;
-      reject(new E(m.error.message));
+      if (m.error.kind === 'missing') return reject(new CodecMissingError(m.error.message));
+      // Anything else thrown inside a third-party codec is that codestream's failure; after an
+      // unexpected one the worker is replaced, in case the codec's state is broken.
+      if (m.error.kind === 'other') { if (worker === w) worker = null; void w.terminate(); }
+      reject(new CodecError(m.error.kind === 'codec' ? m.error.message : `the ${codec} decoder failed: ${m.error.message}`));
     };
     const onExit = (code: number) => { done(); reject(new CodecError(`the ${codec} decoder's worker stopped (exit code ${code})`)); };
     timer = setTimeout(() => stop(`the codec worker did not start the ${codec} decoder within ${START_LIMIT_MS / 1000} s`), START_LIMIT_MS);
