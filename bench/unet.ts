@@ -5,6 +5,7 @@
 //   npm run bench:unet [-- --backend wasm] [--arch unet,dit] [--reps 5] [--profile] [--no-torch]   (results: denoisers-*.json; unet-*.json with the twin)
 //                      [--composite]   also time the step with composite Adam (both), and dit-s with composite LayerNorm,
 //                                      GELU and gated residual (the fused kernels' gain)
+//   npm run bench:unet -- --adam [--arch unet,dit] [--reps 5]   the optimizer update alone, fused vs composite (adam-<backend>.json)
 //   npm run bench:unet -- --precision fp32,bf16 [--arch unet,dit] [--reps 5]
 //                      inference only (batch 256), the precisions alternating call by call in one run, so that load from
 //                      other jobs hits both alike; forward/s per precision, their ratio, and bf16's deviation from fp32
@@ -82,6 +83,39 @@ if (args.includes('--precision')) {
   }
   console.log(`  written ${writeResult(`precision-${rt.backend}.json`, { backend: rt.backend, threads: rt.threads, machine: machine(), libraries: rt.libraries,
     loadavgBefore: loadBefore, loadavgAfter: os.loadavg()[0], results, date: new Date().toISOString() })}`);
+  process.exit(0);
+}
+
+/**
+ * --adam: the optimizer update alone (Adam + EMA over every parameter, fixed gradients), fused native
+ * pass against the composite tfjs ops, calls alternating so that load from other jobs hits both alike.
+ */
+if (flag('adam')) {
+  if (!fusedAdamAvailable()) throw new Error('bench:unet --adam needs the native addon with adamStep (npm run build:native)');
+  const { Ema } = await import('../src/train/index.ts');
+  const out = [];
+  for (const arch of archs) {
+    const model = createDenoiser({ preset: PRESETS[arch]! });
+    const adam = new Adam(model.params.vars, { warmupSteps: 0 }), ema = new Ema(model.params.vars);
+    const grads = Object.fromEntries([...model.params.vars].map(([n, v]) => [n, tf.randomNormal(v.shape, 0, 1e-3)]));
+    const times: Record<'fused' | 'composite', number[]> = { fused: [], composite: [] };
+    for (let i = 0; i < reps + 1; i++) {
+      for (const mode of ['fused', 'composite'] as const) {
+        useFusedAdam(mode === 'fused');
+        const t = performance.now();
+        adam.apply(grads, ema);
+        if (i > 0) times[mode].push(performance.now() - t);
+      }
+    }
+    useFusedAdam(true);
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    const r = { arch, params: model.parameterCount(), fusedMs: med(times.fused), compositeMs: med(times.composite), speedup: med(times.composite) / med(times.fused) };
+    console.log(`${arch}: Adam + EMA over ${(r.params / 1e6).toFixed(2)} M parameters: fused ${r.fusedMs.toFixed(1)} ms, composite ${r.compositeMs.toFixed(1)} ms (${r.speedup.toFixed(2)}×)`);
+    out.push(r);
+    tf.dispose(Object.values(grads)); adam.dispose(); ema.dispose(); model.dispose();
+  }
+  console.log(`  written ${writeResult(`adam-${rt.backend}.json`, { backend: rt.backend, threads: rt.threads, machine: machine(), libraries: rt.libraries,
+    loadavg: os.loadavg()[0], reps, results: out, date: new Date().toISOString() })}`);
   process.exit(0);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Fuzz target for the compressed-DICOM codecs: seeds are small DICOM files holding every codestream
  * meddiff decodes (RLE, JPEG lossless, JPEG-LS, JPEG 2000, HTJ2K, JPEG baseline, 12-bit JPEG
- * extended, palette colour), made here by the fixture encoders (the 12-bit JPEG: a DCMTK-made fixture). The structure-aware mutation damages the codestream itself
+ * extended, palette colour), made here by the fixture encoders (the 12-bit JPEG: a DCMTK-made
+ * fixture). The structure-aware mutation damages the codestream itself
  * (header fields, truncation, flipped bytes) and wraps it again in a consistent DICOM, so the input
  * gets past the DICOM checks and reaches the codec — where mutating the whole file mostly does not.
  */
