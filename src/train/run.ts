@@ -141,6 +141,10 @@ export async function trainFromData(o: TrainRunOptions): Promise<{ outDir: strin
   const warn = o.onWarning ?? ((m: string) => o.logger?.warn?.(m));
   const autoMicro = o.train?.microBatch === undefined || o.train.microBatch === 'auto';
   if (o.memoryBudgetMB !== undefined && !(o.memoryBudgetMB > 0)) throw new Error(`memory budget must be a number of MB > 0, got ${o.memoryBudgetMB}`);
+  // 0 used to mean "stop at once" (it counts resumed time): a resume with --time-limit 0 trained nothing
+  if (o.timeLimitSec !== undefined && !(o.timeLimitSec > 0)) {
+    throw new Error(`--time-limit must be more than 0 minutes, got ${o.timeLimitSec / 60}; it counts resumed time, so to continue a run give its total (e.g. --time-limit 240), or leave it out for no limit`);
+  }
   const requested = validateTrainConfig({ ...o.train, ...(autoMicro ? { microBatch: 'auto' as const } : {}) });
   const base = modelConfigFrom(o.config);
   const provisional = validateDenoiserConfig({ ...base, ...o.model } as ModelSpec);

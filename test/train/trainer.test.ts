@@ -147,6 +147,9 @@ test('a time limit stops training early, checkpointed, and --resume with more ti
   assert.equal(loadCheckpoint(path.join(out, 'checkpoint')).state.step, 1, 'the stopping step is checkpointed even off the checkpoint cadence');
   const again = await trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 3, checkpointEvery: 500 }, resume: true, timeLimitSec: 3600 });
   assert.deepEqual([again.steps, again.timeUp], [3, false]);
+  // 0 minutes is refused (it once meant "stop at once", so a resume with it trained nothing)
+  await assert.rejects(trainFromData({ ...noVal, data: DATA, out, config: 'tiny', limit: 32, train: { ...fast, steps: 5 }, resume: true, timeLimitSec: 0 }),
+    /--time-limit must be more than 0 minutes, got 0; it counts resumed time/);
   fs.rmSync(out, { recursive: true });
 });
 
