@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setup } from '../helpers.ts';
-import { setPrecision } from '../../src/runtime/index.ts';
+import { runtimeInfo, setPrecision } from '../../src/runtime/index.ts';
 import { isBaselineFolder, loadBaselinePipeline, loadPipeline } from '../../src/pipeline/index.ts';
 import { measureBaselineSubset, measureSubset } from '../../src/eval/index.ts';
 
@@ -26,7 +26,8 @@ test('there are shipped models with a CI check', () => {
 });
 
 for (const name of models) {
-  test(`shipped model ${name} answers as its model card says on a fixed test subset`, async () => {
+  test(`shipped model ${name} answers as its model card says on a fixed test subset`, async (t) => {
+    const say = (acc: number, images: number) => t.diagnostic(`${name}: accuracy ${acc.toFixed(4)} on ${images} images at precision ${runtimeInfo()!.precision} (card: ${check.accuracy.toFixed(4)} ± ${check.tolerance})`);
     const dir = path.join('models', name);
     const check = JSON.parse(fs.readFileSync(path.join(dir, 'ci-check.json'), 'utf8')) as CiCheck & { kind?: string };
     if (check.kind === 'baseline' || isBaselineFolder(dir)) {
@@ -35,6 +36,7 @@ for (const name of models) {
       try {
         assert.equal(b.calibration !== null, check.calibrated, `${name}: calibration.json ${b.calibration ? 'applies' : 'does not apply'}`);
         const r = await measureBaselineSubset(b, check);
+        say(r.accuracy, r.images);
         assert.ok(Math.abs(r.accuracy - check.accuracy) <= check.tolerance, `${name}: accuracy ${r.accuracy.toFixed(4)} on ${r.images} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);
         assert.ok(new Set(r.predictions).size > 1, `${name} predicts a single class`);
       } finally {
@@ -47,6 +49,7 @@ for (const name of models) {
       // the calibration beside the weights must still apply: its hash ties it to these weights
       assert.equal(p.calibration !== null, check.calibrated, `${name}: calibration.json ${p.calibration ? 'applies' : 'does not apply'}, the check was written with${check.calibrated ? '' : 'out'} one`);
       const r = await measureSubset(p, check);
+      say(r.accuracy, r.images);
       assert.deepEqual(r.tRange, check.tRange, `${name}: time window`);
       assert.equal(r.mirror, check.mirror, `${name}: mirror view`);
       assert.ok(Math.abs(r.accuracy - check.accuracy) <= check.tolerance, `${name}: accuracy ${r.accuracy.toFixed(4)} on ${r.images} images, model card says ${check.accuracy.toFixed(4)} ± ${check.tolerance}`);

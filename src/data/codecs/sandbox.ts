@@ -57,6 +57,7 @@ function runOne(codec: SandboxCodec, data: Uint8Array, pixels: number, bytesPerS
       sandboxStats.timeouts++;
       if (worker === w) worker = null;
       void w.terminate();
+      ensureWorker(); // start the replacement now: the next frame (often right behind) waits less
       reject(new CodecError(why));
     };
     const onMessage = (m: SandboxReply) => {
