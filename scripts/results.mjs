@@ -121,7 +121,9 @@ if (cmp) {
   out.push('', 'Removal curves of all models on one chart (Fig. 3 of the paper), per data set, and reliability diagrams: `reports/compare/compare.html`.', '');
 }
 // The paper's two denoisers on the same data (issue 16): UNet vs DiT, each at the shipped settings
-const DENOISERS = [{ key: 'pneumoniamnist', title: 'PneumoniaMNIST', dit: 'reports/pneumoniamnist-dit-test' }];
+// minutes: wall-clock training minutes where the weights are not shipped (no model card to read them from)
+const DENOISERS = [{ key: 'pneumoniamnist', title: 'PneumoniaMNIST', dit: 'reports/pneumoniamnist-dit-test' },
+  { key: 'breastmnist', title: 'BreastMNIST', dit: 'reports/breastmnist-dit-test', minutes: process.env.BREAST_DIT_MINUTES ?? '97', shipped: false }];
 const ditRows = DENOISERS.map((d) => ({ ...d, unetRep: read(`reports/${d.key}-test/report.json`), ditRep: read(`${d.dit}/report.json`) })).filter((d) => d.unetRep && d.ditRep);
 if (ditRows.length) {
   const cardMinutes = (dir) => { const f = `${dir}/README.md`; return (fs.existsSync(f) && /training time: (\d+) minutes/.exec(fs.readFileSync(f, 'utf8'))?.[1]) || '?'; };
@@ -133,9 +135,9 @@ if (ditRows.length) {
   out.push('| data set | denoiser | parameters | steps (batch 64) | training minutes (wall) | vote: accuracy / balanced / F1 / AUROC | calibrated accuracy | error-detection AUROC (entropy) | flip rate | s per image |',
     '|---|---|---|---|---|---|---|---|---|---|');
   for (const d of ditRows) {
-    for (const [name, rep, dir] of [['UNet (`small`)', d.unetRep, `models/${d.key}-unet`], ['DiT (`dit-s`)', d.ditRep, repDir(d.ditRep)]]) {
+    for (const [name, rep, dir, minutes] of [['UNet (`small`)', d.unetRep, `models/${d.key}-unet`], [`DiT (\`dit-s\`)${d.shipped === false ? ', weights not shipped' : ''}`, d.ditRep, repDir(d.ditRep), d.minutes]]) {
       const v = rep.vote, c = rep.calibrated, ex = rep.explanations;
-      out.push(`| ${d.title} | ${name} | ${(rep.model.parameters / 1e6).toFixed(2)} M | ${rep.model.step} | ${cardMinutes(dir)} | ${pc(v.accuracy)} / ${pc(v.balancedAccuracy)} / ${v.macroF1.toFixed(3)} / ${v.auroc.toFixed(3)} | ${c ? pc(c.accuracy) : '–'} | ${rep.uncertainty.errorDetectionAuroc.toFixed(3)} | ${ex ? pc(ex.flipRate) : '–'} | ${rep.timing.secondsPerImage.toFixed(2)} |`);
+      out.push(`| ${d.title} | ${name} | ${(rep.model.parameters / 1e6).toFixed(2)} M | ${rep.model.step} | ${minutes ?? cardMinutes(dir)} | ${pc(v.accuracy)} / ${pc(v.balancedAccuracy)} / ${v.macroF1.toFixed(3)} / ${v.auroc.toFixed(3)} | ${c ? pc(c.accuracy) : '–'} | ${rep.uncertainty.errorDetectionAuroc.toFixed(3)} | ${ex ? pc(ex.flipRate) : '–'} | ${rep.timing.secondsPerImage.toFixed(2)} |`);
     }
   }
   out.push('', '```sh', ...ditRows.map((d) => `meddiff evaluate --model ${repDir(d.ditRep)} --data data/${d.key}.npz --split test --n ${d.ditRep.settings.N} --explain 20 --out ${d.dit}`), '```', '');
