@@ -140,7 +140,7 @@ if (ditRows.length) {
       out.push(`| ${d.title} | ${name} | ${(rep.model.parameters / 1e6).toFixed(2)} M | ${rep.model.step} | ${minutes ?? cardMinutes(dir)} | ${pc(v.accuracy)} / ${pc(v.balancedAccuracy)} / ${v.macroF1.toFixed(3)} / ${v.auroc.toFixed(3)} | ${c ? pc(c.accuracy) : '–'} | ${rep.uncertainty.errorDetectionAuroc.toFixed(3)} | ${ex ? pc(ex.flipRate) : '–'} | ${rep.timing.secondsPerImage.toFixed(2)} |`);
     }
   }
-  out.push('', '```sh', ...ditRows.map((d) => `meddiff evaluate --model ${repDir(d.ditRep)} --data data/${d.key}.npz --split test --n ${d.ditRep.settings.N} --explain 20 --out ${d.dit}`), '```', '');
+  out.push('', '```sh', ...ditRows.map((d) => `${d.shipped === false ? '# weights not in the repository (train them with the command in the notes), then: ' : ''}meddiff evaluate --model ${repDir(d.ditRep)} --data data/${d.key}.npz --split test --n ${d.ditRep.settings.N} --explain 20 --out ${d.dit}`), '```', '');
 }
 function repDir(rep) { return rep.model.path; }
 const notes = 'docs/results-notes.md';
