@@ -14,8 +14,6 @@ import type { DecodedImage } from './image.ts';
 import type { CodecFrame } from './codecs/external.ts';
 import { codestreamDims, endsWithEoi, frameData } from './dicom-frames.ts';
 
-export { codestreamDims } from './dicom-frames.ts';
-
 export interface DicomDecodeOptions {
   /** Frame of a multi-frame image to decode (0-based, default 0). */
   frame?: number;
@@ -137,9 +135,10 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
 
   let at: (i: number) => number;
   let layout: CodecFrame['layout'] | 'ybr422' = planar === 1 ? 'plane' : 'pixel';
-  let colour = photometric === 'RGB' || photometric === 'YBR_RCT' || photometric === 'YBR_ICT' ? 'RGB' : photometric.startsWith('YBR') ? 'YBR' : isPalette ? 'palette' : 'mono';
+  let colour = photometric === 'RGB' || photometric === 'YBR_RCT' || photometric === 'YBR_ICT' ? 'RGB' : photometric.startsWith('YBR') ? 'YBR' : 'mono';
   // Read the palettes before any decoding, so a bad palette fails fast.
-  const palette = isPalette ? (await import('./dicom-palette.ts')).readPalette(ds, path, signed) : undefined;
+  const paletteModule = isPalette ? await import('./dicom-palette.ts') : undefined;
+  const palette = paletteModule?.readPalette(ds, path, signed);
   if (!compressed) {
     if (pixel.encapsulatedPixelData) throw corrupt(`PixelData is encapsulated but the transfer syntax ${ts} is uncompressed`);
     // Uncompressed YBR_FULL_422 stores Y1 Y2 Cb Cr for each pair of pixels: 2 samples per pixel on average.
@@ -217,9 +216,8 @@ export async function decodeDicom(bytes: Uint8Array, path = '<dicom>', opts: Dic
     return v;
   };
 
-  if (palette) {
-    const { applyPalette } = await import('./dicom-palette.ts');
-    return { data: applyPalette(palette, hw, sample), width: cols, height: rows, channels: 3, bitDepth: 8, format: 'dicom', path };
+  if (paletteModule && palette) {
+    return { data: paletteModule.applyPalette(palette, hw, sample), width: cols, height: rows, channels: 3, bitDepth: 8, format: 'dicom', path };
   }
   if (colour !== 'mono') {
     const out = new Uint8Array(n);

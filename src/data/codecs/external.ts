@@ -118,31 +118,40 @@ async function runWasmOnce(pkg: string, entry: string, cls: string, name: string
   }
 }
 
-/** JPEG baseline / extended (8-bit), colour converted to RGB by libjpeg-turbo. */
-export function decodeJpegBaseline(data: Uint8Array): Promise<CodecFrame> {
-  return runWasm('@cornerstonejs/codec-libjpeg-turbo-8bit', 'decodewasmjs', 'JPEGDecoder', 'JPEG (libjpeg-turbo)', data, false);
-}
+/** The codecs decodeCodec dispatches to (the sandbox's worker runs them by this name). */
+export type CodecKind = 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' | 'jpeg-lossless';
 
-/** JPEG-LS lossless and near-lossless (CharLS). */
-export function decodeJpegLs(data: Uint8Array): Promise<CodecFrame> {
-  return runWasm('@cornerstonejs/codec-charls', 'decodewasmjs', 'JpegLSDecoder', 'JPEG-LS (CharLS)', data, true);
-}
+/** The WebAssembly builds: package, entry, decoder class, name in errors, and whether the layout comes from the stream. */
+const WASM: Record<Exclude<CodecKind, 'jpeg-lossless'>, { pkg: string; entry: string; cls: string; name: string; interleave: boolean }> = {
+  // JPEG baseline / extended (8-bit), colour converted to RGB by libjpeg-turbo
+  jpeg: { pkg: '@cornerstonejs/codec-libjpeg-turbo-8bit', entry: 'decodewasmjs', cls: 'JPEGDecoder', name: 'JPEG (libjpeg-turbo)', interleave: false },
+  // JPEG-LS lossless and near-lossless (CharLS)
+  'jpeg-ls': { pkg: '@cornerstonejs/codec-charls', entry: 'decodewasmjs', cls: 'JpegLSDecoder', name: 'JPEG-LS (CharLS)', interleave: true },
+  // JPEG 2000 (OpenJPEG); the inverse multi-component transform (YBR_RCT/ICT) is applied by the codec
+  jpeg2000: { pkg: '@cornerstonejs/codec-openjpeg', entry: 'decodewasmjs', cls: 'J2KDecoder', name: 'JPEG 2000 (OpenJPEG)', interleave: false },
+  // HTJ2K (ITU-T T.814, JPEG 2000 Part 15) through OpenJPH; the colour transform is undone by the codec
+  htj2k: { pkg: '@cornerstonejs/codec-openjph', entry: 'wasmjs', cls: 'HTJ2KDecoder', name: 'HTJ2K (OpenJPH)', interleave: false },
+};
 
-/** JPEG 2000 (OpenJPEG); the inverse multi-component transform (YBR_RCT/ICT) is applied by the codec. */
-export function decodeJpeg2000(data: Uint8Array): Promise<CodecFrame> {
-  return runWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'J2KDecoder', 'JPEG 2000 (OpenJPEG)', data, false);
-}
+const wasmDecode = (kind: keyof typeof WASM, data: Uint8Array): Promise<CodecFrame> => {
+  const c = WASM[kind];
+  return runWasm(c.pkg, c.entry, c.cls, c.name, data, c.interleave);
+};
 
-/** HTJ2K (ITU-T T.814, JPEG 2000 Part 15) through OpenJPH; the colour transform is undone by the codec. */
-export function decodeHtj2k(data: Uint8Array): Promise<CodecFrame> {
-  return runWasm('@cornerstonejs/codec-openjph', 'wasmjs', 'HTJ2KDecoder', 'HTJ2K (OpenJPH)', data, false);
+export const decodeJpegBaseline = (data: Uint8Array): Promise<CodecFrame> => wasmDecode('jpeg', data);
+export const decodeJpegLs = (data: Uint8Array): Promise<CodecFrame> => wasmDecode('jpeg-ls', data);
+export const decodeJpeg2000 = (data: Uint8Array): Promise<CodecFrame> => wasmDecode('jpeg2000', data);
+export const decodeHtj2k = (data: Uint8Array): Promise<CodecFrame> => wasmDecode('htj2k', data);
+
+/** Decode one frame with the codec named `kind` (JPEG lossless needs the bytes per sample). */
+export async function decodeCodec(kind: CodecKind, data: Uint8Array, bytesPerSample: 1 | 2 = 2): Promise<CodecFrame> {
+  return kind === 'jpeg-lossless' ? decodeJpegLossless(data, bytesPerSample) : wasmDecode(kind, data);
 }
 
 /** Load a codec's module ahead of its first frame (the sandbox's time limit then counts decoding only). */
-export async function prepareCodec(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' | 'jpeg-lossless'): Promise<void> {
+export async function prepareCodec(kind: CodecKind): Promise<void> {
   if (kind === 'jpeg-lossless') { losslessModule(); return; }
-  const pkg = { jpeg: 'codec-libjpeg-turbo-8bit', 'jpeg-ls': 'codec-charls', jpeg2000: 'codec-openjpeg', htj2k: 'codec-openjph' }[kind];
-  await load(`@cornerstonejs/${pkg}`, kind === 'htj2k' ? 'wasmjs' : 'decodewasmjs');
+  await load(WASM[kind].pkg, WASM[kind].entry);
 }
 
 interface LosslessDecoder {

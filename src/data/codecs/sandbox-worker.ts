@@ -3,28 +3,18 @@
  * and posts the samples back (their buffer transferred, not copied).
  */
 import { parentPort } from 'node:worker_threads';
-import { CodecError, CodecMissingError, decodeHtj2k, decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, prepareCodec, type CodecFrame } from './external.ts';
+import { CodecError, CodecMissingError, decodeCodec, prepareCodec } from './external.ts';
 import type { SandboxReply, SandboxRequest } from './sandbox.ts';
 
 const port = parentPort;
 if (!port) throw new Error('src/data/codecs/sandbox-worker.ts runs as a worker thread (sandbox.ts starts it), not on its own');
-
-async function decode(r: SandboxRequest): Promise<CodecFrame> {
-  switch (r.codec) {
-    case 'jpeg': return decodeJpegBaseline(r.data);
-    case 'jpeg-ls': return decodeJpegLs(r.data);
-    case 'jpeg2000': return decodeJpeg2000(r.data);
-    case 'htj2k': return decodeHtj2k(r.data);
-    case 'jpeg-lossless': return decodeJpegLossless(r.data, r.bytesPerSample ?? 2);
-  }
-}
 
 port.on('message', (r: SandboxRequest) => {
   // Load the codec first and say so: the time limit counts decoding, not start-up and compilation.
   prepareCodec(r.codec).then(() => {
     const started: SandboxReply = { id: r.id, started: true };
     port.postMessage(started);
-    return decode(r);
+    return decodeCodec(r.codec, r.data, r.bytesPerSample);
   }).then((frame) => {
     const reply: SandboxReply = { id: r.id, frame };
     port.postMessage(reply, [frame.samples.buffer as ArrayBuffer]);

@@ -8,9 +8,9 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../util/index.ts';
-import { CodecError, CodecMissingError, type CodecFrame } from './external.ts';
+import { CodecError, CodecMissingError, type CodecFrame, type CodecKind } from './external.ts';
 
-export type SandboxCodec = 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' | 'jpeg-lossless';
+export type SandboxCodec = CodecKind;
 export interface SandboxRequest { id: number; codec: SandboxCodec; data: Uint8Array; bytesPerSample?: 1 | 2 }
 export type SandboxReply = { id: number; started: true; frame?: undefined; error?: undefined }
   | { id: number; frame: CodecFrame; started?: undefined; error?: undefined }
