@@ -90,13 +90,6 @@ export function setPrecision(choice: PrecisionChoice): RuntimeInfo {
   parsePrecision(choice, 'precision');
   if (!current) throw new Error('setPrecision: call initRuntime first');
   let { precision, reason } = choice === 'auto' ? resolveAuto(current) : { precision: choice, reason: 'requested' };
-  if (choice === 'auto' && precision === 'bf16') {
-    // The addon may still refuse (e.g. DNNL_MAX_CPU_ISA below AVX512_BF16): auto then means fp32.
-    try { nativeAddon!.setPrecision('bf16'); } catch (e) {
-      precision = 'fp32';
-      reason = `auto: fp32 (bf16 refused: ${(e as Error).message.split('.')[0]})`;
-    }
-  }
   if (precision === 'bf16') {
     if (current.backend !== 'native') {
       throw new Error(`precision bf16 is only supported by the native backend (oneDNN); the active backend is '${current.backend}'` +
@@ -106,7 +99,15 @@ export function setPrecision(choice: PrecisionChoice): RuntimeInfo {
       throw new Error("precision bf16: the native addon predates it (no setPrecision); rebuild it with 'npm run build:native'");
     }
   }
-  if (current.backend === 'native' && typeof nativeAddon?.setPrecision === 'function') nativeAddon.setPrecision(precision);
+  if (current.backend === 'native' && typeof nativeAddon?.setPrecision === 'function') {
+    try { nativeAddon.setPrecision(precision); } catch (e) {
+      // The addon may still refuse bf16 (e.g. DNNL_MAX_CPU_ISA below AVX512_BF16): 'auto' then means fp32.
+      if (choice !== 'auto') throw e;
+      precision = 'fp32';
+      reason = `auto: fp32 (bf16 refused: ${(e as Error).message.split('.')[0]})`;
+      nativeAddon.setPrecision(precision);
+    }
+  }
   current.precision = precision;  // in place: callers holding the RuntimeInfo see the switch
   current.precisionReason = reason;
   return current;

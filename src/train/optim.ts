@@ -59,22 +59,19 @@ export class Adam {
     const t = this.step + 1;
     const bc1 = 1 - beta1 ** t, bc2 = 1 - beta2 ** t;
     const stepSize = lr / bc1;
-    if (fusedAdamAvailable()) {
-      const plan = ema?.plan(t) ?? { mode: 'none' as const };
-      tf.tidy(() => {
-        for (const name of names) {
-          const p = this.params.get(name)!, m = this.m.get(name)!, v = this.v.get(name)!, s = plan.mode === 'none' ? null : ema!.shadow.get(name)!;
-          const r = adamStepFused(p, grads[name]!, m, v, s, { scale, weightDecay, beta1, beta2, bc2, eps, stepSize, ema: plan });
-          m.assign(r.m); v.assign(r.v); p.assign(r.p);
-          if (s) s.assign(r.ema!);
-        }
-      });
-      this.step = t;
-      return { gradNorm, lr };
-    }
+    const fused = fusedAdamAvailable();
+    const plan = fused ? ema?.plan(t) ?? { mode: 'none' as const } : undefined;
     tf.tidy(() => {
       for (const name of names) {
         const p = this.params.get(name)!, m = this.m.get(name)!, v = this.v.get(name)!;
+        if (plan) {
+          // one native pass: the same float operations as the composite ops below, bit for bit
+          const s = plan.mode === 'none' ? null : ema!.shadow.get(name)!;
+          const r = adamStepFused(p, grads[name]!, m, v, s, { scale, weightDecay, beta1, beta2, bc2, eps, stepSize, ema: plan });
+          m.assign(r.m); v.assign(r.v); p.assign(r.p);
+          if (s) s.assign(r.ema!);
+          continue;
+        }
         let g = grads[name]!;
         if (scale !== 1) g = tf.mul(g, scale);
         if (weightDecay) g = tf.add(g, tf.mul(p, weightDecay));
@@ -86,7 +83,7 @@ export class Adam {
       }
     });
     this.step = t;
-    ema?.update(t);
+    if (!fused) ema?.update(t);
     return { gradNorm, lr };
   }
 
