@@ -2,7 +2,7 @@
  * Decode one image file into raw pixels: PNG/JPEG/TIFF (8/16-bit) via sharp, and DICOM
  * (uncompressed and compressed, see dicom.ts). Pixel data is interleaved HWC; alpha is dropped.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { decodeDicom } from './dicom.ts';
@@ -57,8 +57,10 @@ export async function imageDimensions(path: string): Promise<{ width: number; he
   if (ext === '.dcm' || ext === '.dicom') { const d = await decodeImage(path); return { width: d.width, height: d.height }; }
   let meta;
   try { meta = await sharp(path).metadata(); } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || /missing|no such file/i.test((e as Error).message)) throw new Error(`${path}: file not found`);
+    // Asked of the file system, not read from sharp's message: libvips keeps one error buffer for all
+    // threads, so under concurrent decodes a missing file can come back as "unsupported image format".
+    const missing = await stat(path).then(() => false, (s: NodeJS.ErrnoException) => s.code === 'ENOENT' || s.code === 'ENOTDIR');
+    if (missing) throw new Error(`${path}: file not found`);
     throw new Error(`${path}: cannot decode image (${(e as Error).message.trim()}); the file is corrupt or not a PNG/JPEG/TIFF`);
   }
   const swap = (meta.orientation ?? 1) >= 5;
