@@ -6,7 +6,7 @@ export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT } from '../pipeline/i
 export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from '../pipeline/index.ts';
 export { validateTrainConfig, DEFAULT_TRAIN_CONFIG } from './config.ts';
 export type { TrainConfig, PartialTrainConfig } from './config.ts';
-export { chooseMicroBatch, measureStepMemory, stepPeakBytes, DEFAULT_MEMORY_FRACTION, MODEL_STATE_COPIES } from './memory.ts';
+export { chooseMicroBatch, measureStepMemory, stepPeakBytes, tensorHeapCapBytes, DEFAULT_MEMORY_FRACTION, MODEL_STATE_COPIES, WASM_HEAP_PLAN_BYTES } from './memory.ts';
 export type { StepMemory, MicroBatchChoice } from './memory.ts';
 export { Trainer, NonFiniteLossError } from './trainer.ts';
 export type { StepMetrics, TrainBatch, TrainBatches, TrainerOptions } from './trainer.ts';

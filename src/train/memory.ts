@@ -8,6 +8,19 @@ import type { Denoiser } from '../models/index.ts';
 
 /** Default budget: this fraction of the machine's memory (the rest: data cache, Node, the OS, other jobs). */
 export const DEFAULT_MEMORY_FRACTION = 0.5;
+/**
+ * What a step may plan on when tensors live on the wasm heap (the wasm backend, and the native one,
+ * whose kernels work in place on that heap): wasm32 stops at 4 GiB, and tfjs's allocator needs room
+ * for fragmentation, the batch tensors and the validation classifier. Without this cap a 64² batch
+ * of 64 was planned at ~8.7 GB and died with "memory access out of bounds".
+ */
+export const WASM_HEAP_PLAN_BYTES = 3 * 2 ** 30;
+
+/** The heap cap for the active tfjs backend: WASM_HEAP_PLAN_BYTES on wasm/native, none on cpu. */
+export function tensorHeapCapBytes(backend = tf.getBackend()): number {
+  return backend === 'wasm' ? WASM_HEAP_PLAN_BYTES : Infinity;
+}
+
 /** Copies of the weights a training run holds besides the probe's gradients: weights, Adam m and v, EMA, the accumulated gradients. */
 export const MODEL_STATE_COPIES = 5;
 
@@ -54,18 +67,20 @@ const mb = (x: number) => `${(x / 2 ** 20).toFixed(0)} MB`;
 
 /**
  * The largest divisor of batchSize whose step fits the budget (default: DEFAULT_MEMORY_FRACTION
- * of os.totalmem()); 1 when none does, with a note that says so.
+ * of os.totalmem(), and never above the tensor heap cap); 1 when none does, with a note that says so.
  */
-export function chooseMicroBatch(batchSize: number, m: StepMemory, budgetBytes = DEFAULT_MEMORY_FRACTION * os.totalmem()): MicroBatchChoice {
+export function chooseMicroBatch(batchSize: number, m: StepMemory, requestedBytes = DEFAULT_MEMORY_FRACTION * os.totalmem(), heapCapBytes = tensorHeapCapBytes()): MicroBatchChoice {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`chooseMicroBatch: batchSize must be a positive integer, got ${batchSize}`);
-  if (!(budgetBytes > 0)) throw new Error(`memory budget must be > 0 bytes, got ${budgetBytes}`);
+  if (!(requestedBytes > 0)) throw new Error(`memory budget must be > 0 bytes, got ${requestedBytes}`);
+  const budgetBytes = Math.min(requestedBytes, heapCapBytes);
+  const capped = budgetBytes < requestedBytes ? `, capped from ${mb(requestedBytes)} by the 4 GiB wasm heap that holds the tensors` : '';
   const base = MODEL_STATE_COPIES * m.paramBytes + m.fixedBytes;
   const need = (k: number) => base + k * m.perImageBytes;
   let micro = 1;
   for (let k = batchSize; k >= 1; k--) if (batchSize % k === 0 && need(k) <= budgetBytes) { micro = k; break; }
   const what = `~${mb(m.perImageBytes)} of activations per image, ${mb(base)} for weights, optimizer state and gradients`;
   const note = need(micro) <= budgetBytes
-    ? `micro-batch ${micro} of batch ${batchSize} (auto: ${what}; step ~${mb(need(micro))} of a ${mb(budgetBytes)} budget)`
-    : `micro-batch 1 of batch ${batchSize} (auto), but even that needs ~${mb(need(1))}, over the ${mb(budgetBytes)} budget (${what}); use a smaller model or image size, or raise --memory-budget`;
+    ? `micro-batch ${micro} of batch ${batchSize} (auto: ${what}; step ~${mb(need(micro))} of a ${mb(budgetBytes)} budget${capped})`
+    : `micro-batch 1 of batch ${batchSize} (auto), but even that needs ~${mb(need(1))}, over the ${mb(budgetBytes)} budget${capped} (${what}); use a smaller model or image size${capped ? '' : ', or raise --memory-budget'}`;
   return { microBatch: micro, estimateBytes: need(micro), budgetBytes, note };
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setup, relErr, maxAbsDiff } from '../helpers.ts';
 import {
-  Trainer, validateTrainConfig, chooseMicroBatch, measureStepMemory, stepPeakBytes, trainFromData, loadCheckpoint, MODEL_STATE_COPIES,
+  Trainer, validateTrainConfig, chooseMicroBatch, measureStepMemory, stepPeakBytes, tensorHeapCapBytes, WASM_HEAP_PLAN_BYTES, trainFromData, loadCheckpoint, MODEL_STATE_COPIES,
   type StepMemory, type MicroBatchChoice,
 } from '../../src/train/index.ts';
 import { createDenoiser, presetConfig } from '../../src/models/index.ts';
@@ -59,6 +59,21 @@ test('chooseMicroBatch: the largest divisor of the batch that fits, else 1 with 
   assert.equal(none.microBatch, 1);
   assert.match(none.note, /over the .* budget.*raise --memory-budget/);
   assert.throws(() => chooseMicroBatch(0, m, 1e9), /batchSize must be a positive integer/);
+});
+
+test('chooseMicroBatch: on the wasm heap (wasm and native backends) the plan is capped below 4 GiB whatever the budget', () => {
+  // a 64² step of ~134 MB per image: batch 64 needs ~8.7 GB, which half of a 16 GB machine allows but the heap does not
+  const m: StepMemory = { paramBytes: 18e6, fixedBytes: 60e6, perImageBytes: 134 * 2 ** 20 };
+  assert.equal(tensorHeapCapBytes('wasm'), WASM_HEAP_PLAN_BYTES);
+  assert.equal(tensorHeapCapBytes('cpu'), Infinity);
+  const capped = chooseMicroBatch(64, m, 12e9, tensorHeapCapBytes('wasm'));
+  assert.equal(capped.microBatch, 16, '16 × 134 MB fits 3 GiB, 32 × 134 MB does not');
+  assert.ok(capped.estimateBytes <= WASM_HEAP_PLAN_BYTES && WASM_HEAP_PLAN_BYTES < 4 * 2 ** 30);
+  assert.match(capped.note, /capped from 11444 MB by the 4 GiB wasm heap/);
+  assert.equal(chooseMicroBatch(64, m, 12e9, tensorHeapCapBytes('cpu')).microBatch, 64, 'the cpu backend keeps tensors in JS memory: no cap');
+  const small = chooseMicroBatch(64, m, 1e9, tensorHeapCapBytes('wasm'));
+  assert.equal(small.microBatch, 4, 'a budget under the cap is used as given');
+  assert.doesNotMatch(small.note, /capped/);
 });
 
 test('measured step memory: linear in the micro-batch (predicts batch 6), and more per image at a larger side', async () => {
