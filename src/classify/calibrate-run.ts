@@ -35,6 +35,8 @@ export interface CalibrateOptions {
   oodScore?: OodScoreKind;
   /** Multiscale score: training images its Gaussian is fitted on, evenly spread (default 300). */
   oodTrainImages?: number;
+  /** Multiscale score v3: add the input's Haar-band statistics (its complexity) to the vector. */
+  oodBands?: boolean;
   /**
    * Only (re)fit the OOD threshold and keep the rest of the pipeline's calibration (its window,
    * mirror view and decision threshold) exactly as it is.
@@ -68,7 +70,10 @@ export async function calibrate(p: DiffusionPipeline, o: CalibrateOptions): Prom
   const kind = o.oodScore ?? 'min-class-mean-error';
   if (!OOD_SCORE_KINDS.includes(kind)) throw new Error(`--ood-score must be one of ${OOD_SCORE_KINDS.join(', ')}, got '${String(kind)}'`);
   if (kind !== 'multiscale' && o.oodTrainImages !== undefined) throw new Error(`--ood-train-images applies to --ood-score multiscale; this calibration uses ${kind}`);
-  const msCfg = kind === 'multiscale' ? validateMultiscaleOodConfig(o.oodTrainImages === undefined ? {} : { trainImages: o.oodTrainImages }) : null;
+  if (kind !== 'multiscale' && o.oodBands) throw new Error(`--ood-bands applies to --ood-score multiscale; this calibration uses ${kind}`);
+  const msCfg = kind === 'multiscale'
+    ? validateMultiscaleOodConfig({ ...(o.oodTrainImages === undefined ? {} : { trainImages: o.oodTrainImages }), ...(o.oodBands === undefined ? {} : { bands: o.oodBands }) })
+    : null;
   // the Gaussian is fitted on training images: a threshold from the same images would flag too few
   if (msCfg && split === 'train') throw new Error('--ood-score multiscale fits its Gaussian on the training split; fit its threshold on another split: --split val');
   const cfg = { ...o.classify };

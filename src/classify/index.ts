@@ -17,5 +17,5 @@ export type { CalibrateOptions, CalibrateResult } from './calibrate-run.ts';
 export { classifyBaselinePixels, classifyBaselineFiles, baselineResultJson, calibrateBaseline, checkEnsemble } from './baseline.ts';
 export type { BaselineFileOutcome } from './baseline.ts';
 export type { BaselineMethodName, BaselineClassifyOptions, BaselineResult, BaselineClassification, CalibrateBaselineOptions } from './baseline.ts';
-export { multiscaleFeatures, multiscaleScores, fitMultiscaleOod, validateMultiscaleOodConfig, DEFAULT_MULTISCALE_OOD_CONFIG, OOD_SCORE_KINDS } from './ood.ts';
+export { bandFeatures, multiscaleFeatures, multiscaleScores, fitMultiscaleOod, validateMultiscaleOodConfig, DEFAULT_MULTISCALE_OOD_CONFIG, OOD_SCORE_KINDS } from './ood.ts';
 export type { MultiscaleOodConfig, MultiscaleFit, FeatureOptions } from './ood.ts';

@@ -1,11 +1,14 @@
 // The multiscale out-of-distribution score (v2, docs/reliability.md): the log ε-errors of the
 // unconditional denoiser (the null class: the image's own likelihood, not a class's) at fixed
 // diffusion times, and their Mahalanobis distance from training images. Fitted by `calibrate
-// --ood-score multiscale`, applied by classify and evaluate --ood.
+// --ood-score multiscale`, applied by classify and evaluate --ood. With `bands` (v3) the vector
+// also holds the input's complexity — its Haar bands' energies — because a smooth image is easy to
+// denoise whatever it shows (Serrà et al. 2020): the Gaussian then scores the error given the
+// complexity.
 import { tf } from '../runtime/index.ts';
 import { alphaSigma, logSnr as logSnrAt } from '../diffusion/index.ts';
 import { Rng, hashSeed } from '../util/index.ts';
-import type { DiffusionPipeline, MultiscaleOod, OodScoreKind } from '../pipeline/index.ts';
+import { OOD_BAND_FEATURES, type DiffusionPipeline, type MultiscaleOod, type OodScoreKind } from '../pipeline/index.ts';
 import { conformalThreshold, fitGaussian, mahalanobis } from '../stats/index.ts';
 import { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
 import { imageSeed } from './classifier.ts';
@@ -21,7 +24,12 @@ export interface MultiscaleOodConfig {
   ridgeFactor: number;
   /** Mixed with each image's content into its noise seed. */
   seed: number;
+  /** v3: append the BAND_FEATURES statistics of the model input (no extra forward pass). */
+  bands: boolean;
 }
+
+/** Features `bands` adds: log mean square of the LL, LH, HL and HH bands, and the mean of LL. */
+const BAND_FEATURES = OOD_BAND_FEATURES;
 
 /** The pre-registered settings (docs/results-notes.md, "Out-of-distribution score v2"). */
 export const DEFAULT_MULTISCALE_OOD_CONFIG: Readonly<MultiscaleOodConfig> = Object.freeze({
@@ -29,6 +37,7 @@ export const DEFAULT_MULTISCALE_OOD_CONFIG: Readonly<MultiscaleOodConfig> = Obje
   trainImages: 300,
   ridgeFactor: 1e-3,
   seed: 0,
+  bands: false,
 });
 
 export function validateMultiscaleOodConfig(c: Partial<MultiscaleOodConfig> = {}): MultiscaleOodConfig {
@@ -40,19 +49,45 @@ export function validateMultiscaleOodConfig(c: Partial<MultiscaleOodConfig> = {}
   if (!(Number.isSafeInteger(cfg.trainImages) && cfg.trainImages > cfg.times.length)) throw new Error(`multiscale OOD config: 'trainImages' (--ood-train-images) must be an integer > ${cfg.times.length} (the number of times), got ${cfg.trainImages}`);
   if (!(Number.isFinite(cfg.ridgeFactor) && cfg.ridgeFactor >= 0)) throw new Error(`multiscale OOD config: 'ridgeFactor' must be a number ≥ 0, got ${cfg.ridgeFactor}`);
   if (!(Number.isSafeInteger(cfg.seed) && cfg.seed >= 0)) throw new Error(`multiscale OOD config: 'seed' must be a non-negative integer, got ${cfg.seed}`);
+  if (typeof cfg.bands !== 'boolean') throw new Error(`multiscale OOD config: 'bands' must be true or false, got ${JSON.stringify(cfg.bands)}`);
+  // the covariance of d features needs more than d vectors
+  const d = cfg.times.length + (cfg.bands ? BAND_FEATURES : 0);
+  if (cfg.trainImages <= d) throw new Error(`multiscale OOD config: 'trainImages' (--ood-train-images) must be > ${d} (the number of features), got ${cfg.trainImages}`);
   return { ...cfg, times: [...cfg.times] };
+}
+
+/**
+ * The input-complexity statistics of one model-space image (NHWC Haar array of side² × 4C values,
+ * channels [LL(C), LH(C), HL(C), HH(C)]): log mean square of each band over its C channels, then
+ * the mean of LL. Pure; the floor keeps a blank band finite.
+ */
+export function bandFeatures(x: Float32Array, channels: number): number[] {
+  const C4 = 4 * channels, pixels = x.length / C4;
+  if (!Number.isInteger(pixels) || pixels < 1) throw new Error(`bandFeatures: ${x.length} values are not whole pixels of ${C4} channels`);
+  const sq = [0, 0, 0, 0];
+  let ll = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!, band = Math.floor((i % C4) / channels);
+    sq[band]! += v * v;
+    if (band === 0) ll += v;
+  }
+  const n = pixels * channels;
+  return [...sq.map((e) => Math.log(Math.max(e / n, 1e-30))), ll / n];
 }
 
 export interface FeatureOptions {
   times: readonly number[];
   seed: number;
+  /** Append bandFeatures (v3). */
+  bands?: boolean;
   /** Forward passes per model call (default: the classifier's). */
   batchSize?: number;
   signal?: AbortSignal;
 }
 
 /**
- * The feature vector of each image: log ε-MSE of the null-class denoiser at each time. Each
+ * The feature vector of each image: log ε-MSE of the null-class denoiser at each time (then, with
+ * `bands`, the input's bandFeatures). Each
  * image's noise is seeded from its pixels and the seed only (as the classifier's pairs), so its
  * features do not depend on batch, order or the other images.
  */
@@ -88,17 +123,21 @@ export function multiscaleFeatures(p: DiffusionPipeline, images: Float32Array, c
       return tf.mean(tf.square(tf.sub(epsHat, tf.tensor4d(eps, shape))), [1, 2, 3]).dataSync() as Float32Array;
     });
     // the floor keeps a perfect (zero) error finite
-    for (let i = 0; i < n; i++) out.push(Array.from({ length: T }, (_, j) => Math.log(Math.max(err[i * T + j]!, 1e-30))));
+    for (let i = 0; i < n; i++) {
+      const f = Array.from({ length: T }, (_, j) => Math.log(Math.max(err[i * T + j]!, 1e-30)));
+      out.push(o.bands ? [...f, ...bandFeatures(xs.subarray((s + i) * px, (s + i + 1) * px), mc.inChannels / 4)] : f);
+    }
   }
   return out;
 }
 
 /** Multiscale OOD score of each image under a fitted calibration: 10 forward passes per image (one per time). */
 export function multiscaleScores(p: DiffusionPipeline, images: Float32Array, count: number, fit: MultiscaleOod, o: { batchSize?: number; signal?: AbortSignal } = {}): number[] {
-  if (fit.mean.length !== fit.times.length || fit.precision.length !== fit.times.length) {
-    throw new Error(`multiscale OOD calibration: ${fit.times.length} times but a mean of ${fit.mean.length} and a ${fit.precision.length}-row precision; run meddiff calibrate --ood-score multiscale again`);
+  const d = fit.times.length + (fit.bands ? BAND_FEATURES : 0);
+  if (fit.mean.length !== d || fit.precision.length !== d) {
+    throw new Error(`multiscale OOD calibration: ${d} features (${fit.times.length} times${fit.bands ? ` + ${BAND_FEATURES} band statistics` : ''}) but a mean of ${fit.mean.length} and a ${fit.precision.length}-row precision; run meddiff calibrate --ood-score multiscale again`);
   }
-  return multiscaleFeatures(p, images, count, { times: fit.times, seed: fit.seed, ...o }).map((f) => mahalanobis(f, fit.mean, fit.precision));
+  return multiscaleFeatures(p, images, count, { times: fit.times, seed: fit.seed, bands: fit.bands ?? false, ...o }).map((f) => mahalanobis(f, fit.mean, fit.precision));
 }
 
 export interface MultiscaleFit {
@@ -118,9 +157,11 @@ export function fitMultiscaleOod(
 ): MultiscaleFit {
   const cfg = validateMultiscaleOodConfig(config);
   if (!(quantile > 0 && quantile < 1)) throw new Error(`--ood-quantile must be in (0, 1), got ${quantile}`);
-  if (train.count <= cfg.times.length) throw new Error(`the multiscale OOD score needs more than ${cfg.times.length} training images to fit its covariance; the training split gave ${train.count}`);
+  const d = cfg.times.length + (cfg.bands ? BAND_FEATURES : 0);
+  if (train.count <= d) throw new Error(`the multiscale OOD score needs more than ${d} training images to fit its covariance; the training split gave ${train.count}`);
   const g = fitGaussian(multiscaleFeatures(p, train.images, train.count, { ...cfg, ...o }), cfg.ridgeFactor);
-  const partial = { times: cfg.times, mean: g.mean, precision: g.precision, seed: cfg.seed };
+  // `bands` is stored only when on, so v2 files stay as they were
+  const partial = { times: cfg.times, mean: g.mean, precision: g.precision, seed: cfg.seed, ...(cfg.bands ? { bands: true } : {}) };
   const scores = multiscaleFeatures(p, fitting.images, fitting.count, { ...partial, ...o }).map((f) => mahalanobis(f, g.mean, g.precision));
   const c = conformalThreshold(scores, 1 - quantile);
   const calibration: MultiscaleOod = {

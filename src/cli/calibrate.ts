@@ -18,6 +18,7 @@ export function calibrateCommand(): Command {
     .option('--ood-quantile <q>', 'quantile of this split\'s OOD scores that becomes the out-of-distribution threshold', floatOption('--ood-quantile', 0), 0.98)
     .option('--ood-score <kind>', "out-of-distribution score: min-class-mean-error (from the classifier's pairs) or multiscale (unconditional errors at 10 fixed times vs training images; 10 extra forward passes per classified image; needs a train split)", 'min-class-mean-error')
     .option('--ood-train-images <n>', 'multiscale score: training images its Gaussian is fitted on, spread evenly (default 300)', intOption('--ood-train-images', 11))
+    .option('--ood-bands', 'multiscale score: also model the input\'s complexity (its Haar bands\' energies), so smooth images of another modality are not taken for easy in-distribution ones')
     .option('--ood-only', 'only (re)fit the out-of-distribution threshold; keep the calibrated window, mirror view and decision threshold')
     .option('--objective <what>', "balanced (maximise balanced accuracy; for new data whose class mix may differ) or accuracy (Platt scaling, P = 0.5; assumes this split's class mix)", 'balanced')
     .addHelpText('after', `
@@ -34,7 +35,7 @@ Examples:
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       await startRuntime(o as { backend?: string; threads?: string });
       if (isBaselineFolder(o.model as string)) {
-        const wrong = givenOptions(cmd, [...DIFFUSION_ONLY_OPTIONS, 'searchT', 'minWidth', 'significance', 'oodQuantile', 'oodOnly', 'oodScore', 'oodTrainImages', 'objective']);
+        const wrong = givenOptions(cmd, [...DIFFUSION_ONLY_OPTIONS, 'searchT', 'minWidth', 'significance', 'oodQuantile', 'oodOnly', 'oodScore', 'oodTrainImages', 'oodBands', 'objective']);
         if (wrong.length) throw new Error(`${wrong.join(', ')} ${wrong.length > 1 ? 'apply' : 'applies'} to diffusion models; a baseline's calibration is temperature scaling (${o.model as string})`);
         const bp = loadBaselinePipeline(o.model as string, { calibration: false, logger: stderrLogger });
         try {
@@ -53,14 +54,14 @@ Examples:
         let progress: Progress | null = null;
         const { calibration: cal, window: win, file } = await calibrate(p, {
           data: o.data as string, split: o.split as string, limit: o.limit as number | undefined, csv: csvColumnsFrom(o), classify: classifyConfigFrom(o),
-          searchT: Boolean(o.searchT), oodOnly: Boolean(o.oodOnly), oodScore: o.oodScore as OodScoreKind, oodTrainImages: o.oodTrainImages as number | undefined, oodQuantile: o.oodQuantile as number, minWidth: o.minWidth as number, significance: o.significance as number, objective, logger: stderrLogger,
+          searchT: Boolean(o.searchT), oodOnly: Boolean(o.oodOnly), oodScore: o.oodScore as OodScoreKind, oodTrainImages: o.oodTrainImages as number | undefined, oodBands: o.oodBands === true ? true : undefined, oodQuantile: o.oodQuantile as number, minWidth: o.minWidth as number, significance: o.significance as number, objective, logger: stderrLogger,
           onProgress: (x) => { progress ??= new Progress(`calibrate ${o.split as string}`, x.total); progress.update(x.done, `${x.forwardPasses} forward passes`); },
         });
         (progress as Progress | null)?.stop();
         const pc = (x: number) => `${(100 * x).toFixed(1)}%`, f = cal.fittedOn, split = f.split;
         const ood = cal.ood!;
         process.stdout.write(ood.score === 'multiscale'
-          ? `out-of-distribution threshold: multiscale score > ${ood.threshold.toPrecision(4)} (conformal: the ${ood.fittedOn.rank}th smallest of ${ood.fittedOn.images} ${ood.fittedOn.split} scores${ood.fittedOn.capped ? ', the largest: too few for the bound' : ''}; Gaussian of ${ood.trainImages} train images) is flagged\n`
+          ? `out-of-distribution threshold: multiscale score > ${ood.threshold.toPrecision(4)} (conformal: the ${ood.fittedOn.rank}th smallest of ${ood.fittedOn.images} ${ood.fittedOn.split} scores${ood.fittedOn.capped ? ', the largest: too few for the bound' : ''}; Gaussian of ${ood.trainImages} train images${ood.bands ? ', with the input\'s band statistics' : ''}) is flagged\n`
           : `out-of-distribution threshold: OOD score > ${ood.threshold.toPrecision(4)} (the ${(100 * ood.quantile).toFixed(0)}th percentile of ${ood.fittedOn.images} ${ood.fittedOn.split} images at N = ${ood.fittedOn.n}) is flagged\n`);
         if (o.oodOnly) { process.stdout.write(`wrote ${path.resolve(file!)} (decision threshold, window and mirror view kept)\n`); return; }
         if (win) {

@@ -125,7 +125,8 @@ export interface MinClassMeanErrorOod {
 }
 
 /**
- * v2: the log ε-errors of the unconditional denoiser (the null class) at fixed diffusion `times`,
+ * v2: the log ε-errors of the unconditional denoiser (the null class) at fixed diffusion `times`
+ * (v3, `bands`: then the input's Haar-band statistics),
  * one noise draw each seeded by the image content and `seed`; the score is the Mahalanobis distance
  * of that vector from `mean` under `precision` (fitted on `trainImages` training images). The
  * threshold is conformal on the fitting split: its ⌈(n + 1)·quantile⌉-th smallest score. Independent
@@ -142,6 +143,8 @@ export interface MultiscaleOod {
   ridge: number;
   trainImages: number;
   seed: number;
+  /** v3: the vector also holds the input's 5 Haar-band statistics (mean and precision then have times.length + 5 rows). Absent: false. */
+  bands?: boolean;
   /** `rank`: the threshold's rank among the `images` sorted scores; `capped`: ⌈(n + 1)·quantile⌉ exceeded n. */
   fittedOn: { split: string; images: number; rank: number; capped: boolean };
 }

@@ -9,7 +9,7 @@ import { setup } from '../helpers.ts';
 import { tempDir } from '../data/helpers.ts';
 import { createDenoiser } from '../../src/models/index.ts';
 import { createPipeline, loadCalibration, saveCalibration, type DiffusionPipeline, type MultiscaleOod } from '../../src/pipeline/index.ts';
-import { calibrate, classifyPixels, classifySettings, multiscaleFeatures, multiscaleScores } from '../../src/classify/index.ts';
+import { bandFeatures, calibrate, classifyPixels, classifySettings, multiscaleFeatures, multiscaleScores } from '../../src/classify/index.ts';
 import { oodDetection } from '../../src/eval/index.ts';
 
 const DATA = 'data/pneumoniamnist.npz';
@@ -138,4 +138,49 @@ test('refusals: unknown score, --ood-train-images without multiscale, too few tr
   bad({ fittedOn: { split: 'val', images: 12, rank: 12 } }, 'ood.fittedOn.capped', /true or false/);
   fs.writeFileSync(f, JSON.stringify(good));
   assert.equal((loadCalibration(dir)!.ood as MultiscaleOod).score, 'multiscale');
+});
+
+test('bandFeatures: log mean square per Haar band and the LL mean, by hand', () => {
+  // two pixels of one channel: [LL, LH, HL, HH] = [1, 2, 0, -1] and [3, 0, 0, 1]
+  const f = bandFeatures(Float32Array.of(1, 2, 0, -1, 3, 0, 0, 1), 1);
+  assert.deepEqual(f.slice(0, 4).map((x) => +x.toFixed(12)), [Math.log(5), Math.log(2), Math.log(1e-30), Math.log(1)].map((x) => +x.toFixed(12)));
+  assert.equal(f[4], 2);
+  // colour: channels [LL r g b, LH r g b, ...]; a band's mean square is over its three channels
+  const c = new Float32Array(12); c.set([1, 1, 4], 0); c.set([2, 2, 2], 3);
+  const fc = bandFeatures(c, 3);
+  assert.ok(Math.abs(fc[0]! - Math.log(6)) < 1e-12 && Math.abs(fc[1]! - Math.log(4)) < 1e-12 && fc[4] === 2);
+  assert.throws(() => bandFeatures(new Float32Array(6), 1), /not whole pixels of 4 channels/);
+});
+
+test('--ood-bands (v3): the vector gains the 5 band statistics, stored as bands: true, applied by multiscaleScores', async () => {
+  const q = tiny();
+  try {
+    const r = await calibrate(q, { data: DATA, limit: 12, classify: { n: 3 }, oodScore: 'multiscale', oodTrainImages: 20, oodBands: true, save: false });
+    const v3 = r.calibration.ood as MultiscaleOod;
+    assert.equal(v3.bands, true);
+    assert.equal(v3.mean.length, 15);
+    assert.equal(v3.precision.length, 15);
+    const { images, count } = await q.loadSplit(DATA, 'val', { limit: 12 });
+    const f = multiscaleFeatures(q, images, count, { times: v3.times, seed: 0, bands: true });
+    const plain = multiscaleFeatures(q, images, count, { times: v3.times, seed: 0 });
+    assert.deepEqual(f.map((x) => x.slice(0, 10)), plain, 'the error features are v2\'s');
+    const px = q.denoiser.config.imageSize ** 2 * 4, xs = q.toModelSpaceArray(images, count);
+    assert.deepEqual(f[3]!.slice(10), bandFeatures(xs.subarray(3 * px, 4 * px), 1));
+    assert.equal(v3.threshold, Math.max(...multiscaleScores(q, images, count, v3)), 'capped: the largest val score');
+    // a v2 file stays v2: no bands field; a v3 fit without its band rows is refused
+    assert.equal('bands' in fit, false);
+    assert.throws(() => multiscaleScores(q, images, count, { ...v3, mean: v3.mean.slice(0, 10), precision: v3.precision.slice(0, 10).map((row) => row.slice(0, 10)) }), /15 features \(10 times \+ 5 band statistics\) but a mean of 10/);
+    await assert.rejects(calibrate(q, { data: DATA, oodBands: true, save: false }), /--ood-bands applies to --ood-score multiscale/);
+    const dir = path.join(tmp.dir, 'v3'), file = path.join(dir, 'calibration.json');
+    fs.mkdirSync(dir, { recursive: true });
+    const { weightsSha256: _w, ...cal } = r.calibration;
+    saveCalibration(dir, cal);
+    assert.deepEqual(loadCalibration(dir)!.ood, JSON.parse(JSON.stringify(v3)));
+    fs.writeFileSync(file, JSON.stringify({ ...cal, ood: { ...v3, bands: 'yes' } }));
+    assert.throws(() => loadCalibration(dir), /'ood\.bands'.*true or false/);
+    fs.writeFileSync(file, JSON.stringify({ ...cal, ood: { ...v3, bands: false } }));
+    assert.throws(() => loadCalibration(dir), /'ood\.mean'.*10 finite numbers/);
+  } finally {
+    q.dispose();
+  }
 });
