@@ -3,6 +3,7 @@
 // Work from several images is packed into large model calls; with early stopping, images that are
 // decided drop out and their slots go to the next images. With staged pruning (cfg.prune) the
 // pairs after the first `afterPairs` are evaluated for the kept classes only (NaN for the others).
+import { rowsThatFit } from '../models/index.ts';
 import { tf } from '../runtime/index.ts';
 import { alphaSigma, logSnr as logSnrAt } from '../diffusion/index.ts';
 import { Rng } from '../util/index.ts';
@@ -157,7 +158,9 @@ export class DiffusionClassifier {
    */
   classify(images: Float32Array, count: number, opts: ClassifyCallOptions | ((p: ClassifyProgress) => void) = {}): ImageResult[] {
     const { onProgress, signal } = typeof opts === 'function' ? { onProgress: opts, signal: undefined } : opts;
-    const { n, seed, times, tRange, batchSize, earlyStop, chunk } = this.cfg;
+    const { n, seed, times, tRange, earlyStop, chunk } = this.cfg;
+    // fewer rows per call where the configured batch would not fit the tensor heap (64² and up); results do not change
+    const batchSize = rowsThatFit(this.m.denoiser, this.cfg.batchSize);
     const K = this.numClasses;
     const xs = this.m.toModelSpaceArray(images, count);
     const xsMirror = this.cfg.mirror ? this.m.toModelSpaceArray(mirrorSome(images, [count, this.m.imageSize, this.m.imageSize, this.m.channels], new Array<boolean>(count).fill(true)), count) : undefined;

@@ -5,6 +5,7 @@
 // also holds the input's complexity — its Haar bands' energies — because a smooth image is easy to
 // denoise whatever it shows (Serrà et al. 2020): the Gaussian then scores the error given the
 // complexity.
+import { rowsThatFit } from '../models/index.ts';
 import { tf } from '../runtime/index.ts';
 import { alphaSigma, logSnr as logSnrAt } from '../diffusion/index.ts';
 import { Rng, hashSeed } from '../util/index.ts';
@@ -96,7 +97,7 @@ export function multiscaleFeatures(p: DiffusionPipeline, images: Float32Array, c
   const mc = p.denoiser.config, px = mc.imageSize * mc.imageSize * mc.inChannels, ppx = images.length / count;
   const xs = p.toModelSpaceArray(images, count);
   const lam = o.times.map((t) => logSnrAt(t, p.schedule)), as = lam.map((l) => alphaSigma(l));
-  const perCall = Math.max(1, Math.floor((o.batchSize ?? DEFAULT_CLASSIFY_CONFIG.batchSize) / T)); // images per model call
+  const perCall = Math.max(1, Math.floor(rowsThatFit(p.denoiser, o.batchSize ?? DEFAULT_CLASSIFY_CONFIG.batchSize) / T)); // images per model call
   const out: number[][] = [];
   for (let s = 0; s < count; s += perCall) {
     o.signal?.throwIfAborted();

@@ -32,3 +32,4 @@ export {
   createBaseline, validateBaselineConfig, defaultPatchSize, BASELINE_ARCHS, DEFAULT_BASELINE_DROPOUT, SMALL_INPUT_STEM_BELOW,
   type BaselineArch, type BaselineConfig, type BaselineForward, type BaselineNet,
 } from './baselines/index.ts';
+export { forwardBytesPerRow, rowsThatFit } from './memory.ts';

@@ -208,3 +208,4 @@ export async function initRuntime(opts: RuntimeOptions = {}): Promise<RuntimeInf
 export { groupNorm } from './fused.ts';
 export { adaLayerNorm, gatedAdd, gelu } from './transformer.ts';
 export { adamStepFused, fusedAdamAvailable, useFusedAdam, type AdamScalars } from './adam.ts';
+export { tensorHeapCapBytes, WASM_HEAP_PLAN_BYTES } from './memory.ts';

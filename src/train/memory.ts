@@ -3,23 +3,12 @@
 // guessed from the architecture: one forward + backward at batch 1 and at batch 2 under
 // tf.profile gives the fixed part (gradients, weight-sized temporaries) and the part per image.
 import os from 'node:os';
-import { tf, withPrecision } from '../runtime/index.ts';
+import { tf, withPrecision, tensorHeapCapBytes } from '../runtime/index.ts';
 import type { Denoiser } from '../models/index.ts';
 
 /** Default budget: this fraction of the machine's memory (the rest: data cache, Node, the OS, other jobs). */
 export const DEFAULT_MEMORY_FRACTION = 0.5;
-/**
- * What a step may plan on when tensors live on the wasm heap (the wasm backend, and the native one,
- * whose kernels work in place on that heap): wasm32 stops at 4 GiB, and tfjs's allocator needs room
- * for fragmentation, the batch tensors and the validation classifier. Without this cap a 64² batch
- * of 64 was planned at ~8.7 GB and died with "memory access out of bounds".
- */
-export const WASM_HEAP_PLAN_BYTES = 3 * 2 ** 30;
-
-/** The heap cap for the active tfjs backend: WASM_HEAP_PLAN_BYTES on wasm/native, none on cpu. */
-export function tensorHeapCapBytes(backend = tf.getBackend()): number {
-  return backend === 'wasm' ? WASM_HEAP_PLAN_BYTES : Infinity;
-}
+export { tensorHeapCapBytes, WASM_HEAP_PLAN_BYTES } from '../runtime/index.ts';
 
 /** Copies of the weights a training run holds besides the probe's gradients: weights, Adam m and v, EMA, the accumulated gradients. */
 export const MODEL_STATE_COPIES = 5;
