@@ -6,7 +6,7 @@
 // Writes bench/results/ood-v3-<model>.json.
 import path from 'node:path';
 import { initRuntime } from '../src/runtime/index.ts';
-import { loadPipeline } from '../src/pipeline/index.ts';
+import { loadPipeline, multiscaleFeatureCount } from '../src/pipeline/index.ts';
 import { DEFAULT_MULTISCALE_OOD_CONFIG, multiscaleFeatures } from '../src/classify/index.ts';
 import { auroc, conformalThreshold, fitGaussian, mahalanobis } from '../src/stats/index.ts';
 import { writeFileAtomic } from '../src/util/index.ts';
@@ -29,7 +29,7 @@ const test = await feats(inData, 'test', inData.includes('breast') ? undefined :
 const sets = [] as { data: string; f: number[][] }[];
 for (const o of others) sets.push({ data: o, f: await feats(o, 'test', 200) });
 
-const variants = { v2: times.length, v3: times.length + 5 } as const;
+const variants = { v2: multiscaleFeatureCount({ times }), v3: multiscaleFeatureCount({ times, bands: true }) } as const;
 const result: Record<string, unknown> = { model: modelDir, backend: info.backend, libraries: info.libraries, precision: info.precision, trainImages: train.length, valImages: val.length, testImages: test.length };
 for (const [name, d] of Object.entries(variants)) {
   const cut = (f: number[][]) => f.map((x) => x.slice(0, d));

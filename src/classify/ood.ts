@@ -9,7 +9,7 @@ import { rowsThatFit } from '../models/index.ts';
 import { tf } from '../runtime/index.ts';
 import { alphaSigma, logSnr as logSnrAt } from '../diffusion/index.ts';
 import { Rng, hashSeed } from '../util/index.ts';
-import { OOD_BAND_FEATURES, type DiffusionPipeline, type MultiscaleOod, type OodScoreKind } from '../pipeline/index.ts';
+import { OOD_BAND_FEATURES, multiscaleFeatureCount, type DiffusionPipeline, type MultiscaleOod, type OodScoreKind } from '../pipeline/index.ts';
 import { conformalThreshold, fitGaussian, mahalanobis } from '../stats/index.ts';
 import { DEFAULT_CLASSIFY_CONFIG } from './constants.ts';
 import { imageSeed } from './classifier.ts';
@@ -25,12 +25,9 @@ export interface MultiscaleOodConfig {
   ridgeFactor: number;
   /** Mixed with each image's content into its noise seed. */
   seed: number;
-  /** v3: append the BAND_FEATURES statistics of the model input (no extra forward pass). */
+  /** v3: append the OOD_BAND_FEATURES statistics of the model input (no extra forward pass). */
   bands: boolean;
 }
-
-/** Features `bands` adds: log mean square of the LL, LH, HL and HH bands, and the mean of LL. */
-const BAND_FEATURES = OOD_BAND_FEATURES;
 
 /** The pre-registered settings (docs/results-notes.md, "Out-of-distribution score v2"). */
 export const DEFAULT_MULTISCALE_OOD_CONFIG: Readonly<MultiscaleOodConfig> = Object.freeze({
@@ -46,14 +43,12 @@ export function validateMultiscaleOodConfig(c: Partial<MultiscaleOodConfig> = {}
   if (!(Array.isArray(cfg.times) && cfg.times.length >= 1 && cfg.times.every((t) => t > 0 && t < 1) && new Set(cfg.times).size === cfg.times.length)) {
     throw new Error(`multiscale OOD config: 'times' must be distinct diffusion times in (0, 1), got ${JSON.stringify(cfg.times)}`);
   }
-  // the covariance of d features needs more than d vectors to be estimated at all
-  if (!(Number.isSafeInteger(cfg.trainImages) && cfg.trainImages > cfg.times.length)) throw new Error(`multiscale OOD config: 'trainImages' (--ood-train-images) must be an integer > ${cfg.times.length} (the number of times), got ${cfg.trainImages}`);
   if (!(Number.isFinite(cfg.ridgeFactor) && cfg.ridgeFactor >= 0)) throw new Error(`multiscale OOD config: 'ridgeFactor' must be a number ≥ 0, got ${cfg.ridgeFactor}`);
   if (!(Number.isSafeInteger(cfg.seed) && cfg.seed >= 0)) throw new Error(`multiscale OOD config: 'seed' must be a non-negative integer, got ${cfg.seed}`);
   if (typeof cfg.bands !== 'boolean') throw new Error(`multiscale OOD config: 'bands' must be true or false, got ${JSON.stringify(cfg.bands)}`);
-  // the covariance of d features needs more than d vectors
-  const d = cfg.times.length + (cfg.bands ? BAND_FEATURES : 0);
-  if (cfg.trainImages <= d) throw new Error(`multiscale OOD config: 'trainImages' (--ood-train-images) must be > ${d} (the number of features), got ${cfg.trainImages}`);
+  // the covariance of d features needs more than d vectors to be estimated at all
+  const d = multiscaleFeatureCount(cfg);
+  if (!(Number.isSafeInteger(cfg.trainImages) && cfg.trainImages > d)) throw new Error(`multiscale OOD config: 'trainImages' (--ood-train-images) must be an integer > ${d} (the number of ${cfg.bands ? 'features' : 'times'}), got ${cfg.trainImages}`);
   return { ...cfg, times: [...cfg.times] };
 }
 
@@ -134,9 +129,9 @@ export function multiscaleFeatures(p: DiffusionPipeline, images: Float32Array, c
 
 /** Multiscale OOD score of each image under a fitted calibration: 10 forward passes per image (one per time). */
 export function multiscaleScores(p: DiffusionPipeline, images: Float32Array, count: number, fit: MultiscaleOod, o: { batchSize?: number; signal?: AbortSignal } = {}): number[] {
-  const d = fit.times.length + (fit.bands ? BAND_FEATURES : 0);
+  const d = multiscaleFeatureCount(fit);
   if (fit.mean.length !== d || fit.precision.length !== d) {
-    throw new Error(`multiscale OOD calibration: ${d} features (${fit.times.length} times${fit.bands ? ` + ${BAND_FEATURES} band statistics` : ''}) but a mean of ${fit.mean.length} and a ${fit.precision.length}-row precision; run meddiff calibrate --ood-score multiscale again`);
+    throw new Error(`multiscale OOD calibration: ${d} features (${fit.times.length} times${fit.bands ? ` + ${OOD_BAND_FEATURES} band statistics` : ''}) but a mean of ${fit.mean.length} and a ${fit.precision.length}-row precision; run meddiff calibrate --ood-score multiscale again`);
   }
   return multiscaleFeatures(p, images, count, { times: fit.times, seed: fit.seed, bands: fit.bands ?? false, ...o }).map((f) => mahalanobis(f, fit.mean, fit.precision));
 }
@@ -158,7 +153,7 @@ export function fitMultiscaleOod(
 ): MultiscaleFit {
   const cfg = validateMultiscaleOodConfig(config);
   if (!(quantile > 0 && quantile < 1)) throw new Error(`--ood-quantile must be in (0, 1), got ${quantile}`);
-  const d = cfg.times.length + (cfg.bands ? BAND_FEATURES : 0);
+  const d = multiscaleFeatureCount(cfg);
   if (train.count <= d) throw new Error(`the multiscale OOD score needs more than ${d} training images to fit its covariance; the training split gave ${train.count}`);
   const g = fitGaussian(multiscaleFeatures(p, train.images, train.count, { ...cfg, ...o }), cfg.ridgeFactor);
   // `bands` is stored only when on, so v2 files stay as they were

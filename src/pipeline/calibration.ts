@@ -10,6 +10,8 @@ import type { Calibration, Logger } from './types.ts';
 export const CALIBRATION_FILE = 'calibration.json';
 /** Statistics the multiscale OOD score's `bands` option adds to each vector (src/classify/ood.ts bandFeatures). */
 export const OOD_BAND_FEATURES = 5;
+/** Length of a multiscale OOD vector: one error per time, then the band statistics when `bands` is on. */
+export const multiscaleFeatureCount = (o: { times: readonly unknown[]; bands?: unknown }): number => o.times.length + (o.bands ? OOD_BAND_FEATURES : 0);
 
 export function saveCalibration(modelDir: string, c: Calibration): string {
   const file = path.join(modelDir, CALIBRATION_FILE);
@@ -92,7 +94,7 @@ function validateMultiscale(o: Json, wrong: (field: string, want: string) => nev
   const t = o.times;
   if (!(Array.isArray(t) && t.length >= 1 && t.length <= 1000 && t.every((x) => isNum(x) && x > 0 && x < 1) && new Set(t).size === t.length)) wrong('ood.times', 'a list of distinct diffusion times in (0, 1)');
   if (o.bands !== undefined && typeof o.bands !== 'boolean') wrong('ood.bands', 'true or false');
-  const d = (t as number[]).length + (o.bands ? OOD_BAND_FEATURES : 0);
+  const d = multiscaleFeatureCount({ times: t as number[], bands: o.bands });
   if (!(Array.isArray(o.mean) && o.mean.length === d && o.mean.every(isNum))) wrong('ood.mean', `${d} finite numbers (one per time${o.bands ? `, then the ${OOD_BAND_FEATURES} band statistics` : ''})`);
   const pr = o.precision;
   if (!(Array.isArray(pr) && pr.length === d && pr.every((r) => Array.isArray(r) && r.length === d && r.every(isNum)))) wrong('ood.precision', `a ${d} × ${d} matrix of finite numbers`);

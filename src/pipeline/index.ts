@@ -4,7 +4,7 @@ export type { PipelineParts, LoadPipelineOptions } from './pipeline.ts';
 export { readPipelineConfig, pipelineConfigJson, validatePreprocessConfig, checkModelFits, defaultSchedule } from './config.ts';
 export { PIPELINE_FORMAT, PIPELINE_VERSION } from './types.ts';
 export type { PipelineConfig, PreprocessConfig, ImageInput, Logger, Calibration, CalibrationObjective, OodCalibration, OodScoreKind, MinClassMeanErrorOod, MultiscaleOod, ThresholdCalibration, OffsetsCalibration } from './types.ts';
-export { CALIBRATION_FILE, OOD_BAND_FEATURES, loadCalibration, saveCalibration } from './calibration.ts';
+export { CALIBRATION_FILE, OOD_BAND_FEATURES, multiscaleFeatureCount, loadCalibration, saveCalibration } from './calibration.ts';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.ts';
 export type { CheckpointState, CheckpointContents, LoadedCheckpoint } from './checkpoint.ts';
 export { generate } from './generate.ts';
