@@ -66,8 +66,8 @@ function fitGaussian(f: number[][]) {
   return (x: number[]) => { const y = x.map((v, i) => v - mu[i]!); return Math.sqrt(y.reduce((s, yi, i) => s + yi * P[i]!.reduce((t, pij, j) => t + pij * y[j]!, 0), 0)); };
 }
 
-const ham = '../shared/data/ham10000/split.csv'; // pass this same relative path on the command line
-const load = (data: string, split: string, limit?: number) => p.loadSplit(data, split, { limit, csv: data === ham ? { labelColumn: 'melanoma' } : undefined });
+const ham = (d: string) => d.endsWith('ham10000/split.csv'); // data/ham10000/split.csv
+const load = (data: string, split: string, limit?: number) => p.loadSplit(data, split, { limit, csv: ham(data) ? { labelColumn: 'melanoma' } : undefined });
 const t0 = Date.now();
 const train = await load(inData!, 'train', 300);
 const dist = fitGaussian(features(train.images, train.count));
@@ -90,7 +90,7 @@ for (const o of others) {
   const sc = features(s.images, s.count).map(dist);
   const labels = [...testScores.map(() => 0), ...sc.map(() => 1)];
   const row: Record<string, unknown> = { data: o, images: s.count, auroc: auroc(labels, [...testScores, ...sc], 1), flagged: flag(sc) };
-  if (o === ham) {
+  if (ham(o)) {
     v1In ??= v1(test.images, test.count);
     const h1 = v1(s.images, s.count);
     row.v1Auroc = auroc(labels, [...v1In, ...h1], 1);
